@@ -1,0 +1,51 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, matbakh platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Mirrors CONNECTION_ARGSPEC in plugins/module_utils/_admin_api.py.
+    DOCUMENTATION = r"""
+options:
+  api_base:
+    description:
+      - Base URL of the hybrid routing admin API, for example V(https://api.matbakh.app).
+      - If not set, the E(API_BASE) environment variable is used.
+      - The playbooks pass the inventory variable C(hybrid_routing_api_base).
+    type: str
+  admin_token:
+    description:
+      - Bearer token for the C(/admin/*) endpoints.
+      - If not set, the E(ADMIN_TOKEN) environment variable is used.
+      - Never logged; keep it in a vault or an AWX credential.
+    type: str
+  validate_certs:
+    description:
+      - Verify the TLS certificate of O(api_base). Only a sandbox should turn this off.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - CA bundle (PEM) used to verify the server certificate instead of the system store.
+    type: path
+  timeout:
+    description:
+      - Seconds to wait for each HTTP answer.
+    type: float
+    default: 10
+  retries:
+    description:
+      - How many times a request is retried after a connection error, a timeout or a 429/502/503/504 answer,
+        with jittered exponential backoff that honours C(Retry-After).
+      - 400, 401, 403, 404 and 409 answers are never retried.
+    type: int
+    default: 3
+  rollback_id:
+    description:
+      - Correlation id sent as C(X-Rollback-Id) with every request; the service records it with each change.
+    type: str
+requirements:
+  - requests >= 2.31
+"""

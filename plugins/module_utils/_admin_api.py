@@ -1,0 +1,158 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, matbakh platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""Admin API access shared by the modules: the connection options, the client and the module frame."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import (
+    HAS_REQUESTS,
+    REQUESTS_IMPORT_ERROR,
+    HTTPClient,
+    HTTPClientError,
+    validate_base_url,
+)
+
+# Mirrors the doc fragment matbakh.hybrid_routing.connection: keep both in step.
+CONNECTION_ARGSPEC: dict[str, dict[str, Any]] = dict(
+    api_base=dict(type="str", fallback=(env_fallback, ["API_BASE"])),
+    admin_token=dict(type="str", no_log=True, fallback=(env_fallback, ["ADMIN_TOKEN"])),
+    validate_certs=dict(type="bool", default=True),
+    ca_path=dict(type="path"),
+    timeout=dict(type="float", default=10.0),
+    retries=dict(type="int", default=3),
+    rollback_id=dict(type="str"),
+)
+
+
+class AdminAPI:
+    """Typed access to the admin API paths of docs/admin-api.md."""
+
+    def __init__(
+        self,
+        api_base: str,
+        admin_token: str,
+        *,
+        validate_certs: bool = True,
+        ca_path: str | None = None,
+        timeout: float = 10.0,
+        retries: int = 3,
+        rollback_id: str | None = None,
+    ):
+        headers = {"Authorization": f"Bearer {admin_token}"}
+        if rollback_id:
+            headers["X-Rollback-Id"] = rollback_id
+        self.http = HTTPClient(
+            api_base,
+            headers=headers,
+            timeout=timeout,
+            retries=retries,
+            validate_certs=validate_certs,
+            ca_path=ca_path,
+            service_name="the hybrid routing admin API",
+        )
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.http.request("GET", path, **kwargs)[1]
+
+    def health(self) -> dict[str, Any]:
+        return self.get("/health")
+
+    def flags(self) -> dict[str, dict[str, Any]]:
+        return self.get("/admin/feature-flags").get("flags", {})
+
+    def set_flags(self, flags: dict[str, bool]) -> dict[str, dict[str, Any]]:
+        return self.http.request("PATCH", "/admin/feature-flags", json={"flags": flags})[1].get("flags", {})
+
+    def routing(self) -> dict[str, Any]:
+        return self.get("/admin/routing")
+
+    def set_routing(self, mode: str, weights: dict[str, int] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"mode": mode}
+        if weights is not None:
+            body["weights"] = weights
+        return self.http.request("PUT", "/admin/routing", json=body)[1]
+
+    def releases(self) -> dict[str, Any]:
+        return self.get("/admin/releases")
+
+    def start_release_rollback(self, target: str | None, idempotency_key: str) -> dict[str, Any]:
+        body = {"target": target} if target else {}
+        status, data = self.http.request(
+            "POST", "/admin/releases/rollback", json=body, headers={"Idempotency-Key": idempotency_key}
+        )
+        return data["deployment"]
+
+    def deployment(self, deployment_id: str) -> dict[str, Any]:
+        return self.get(f"/admin/deployments/{quote(deployment_id, safe='')}")
+
+    def lock(self) -> dict[str, Any]:
+        return self.get("/admin/locks/rollback")
+
+    def acquire_lock(self, holder: str, reason: str, ttl_seconds: int, takeover: bool) -> dict[str, Any]:
+        body = {"holder": holder, "reason": reason, "ttl_seconds": ttl_seconds, "takeover": takeover}
+        return self.http.request("POST", "/admin/locks/rollback", json=body)[1]
+
+    def release_lock(self, holder: str) -> dict[str, Any]:
+        return self.http.request("DELETE", "/admin/locks/rollback", params={"holder": holder})[1]
+
+
+class AdminAPIModule:
+    """AnsibleModule plus a ready AdminAPI client; input problems fail before any request is sent."""
+
+    def __init__(self, argument_spec: dict[str, Any], **kwargs: Any):
+        spec = dict(CONNECTION_ARGSPEC)
+        spec.update(argument_spec)
+        self.module = AnsibleModule(argument_spec=spec, **kwargs)
+        if not HAS_REQUESTS:
+            self.module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+        self.params = self.module.params
+        self.check_mode = self.module.check_mode
+        self.diff_mode = self.module._diff
+        self.api = self._client()
+
+    def _client(self) -> AdminAPI:
+        params = self.params
+        try:
+            api_base = validate_base_url(params["api_base"])
+        except ValueError as exc:
+            self.fail(f"{exc} (option api_base, inventory variable hybrid_routing_api_base or env API_BASE)")
+        if not params["admin_token"]:
+            self.fail(
+                "admin_token is not set: export ADMIN_TOKEN or set hybrid_routing_admin_token "
+                "(from a vault or an AWX credential)."
+            )
+        if params["timeout"] <= 0:
+            self.fail(f"timeout must be a positive number of seconds, got {params['timeout']}")
+        if params["retries"] < 0:
+            self.fail(f"retries must be 0 or more, got {params['retries']}")
+        return AdminAPI(
+            api_base,
+            params["admin_token"],
+            validate_certs=params["validate_certs"],
+            ca_path=params["ca_path"],
+            timeout=params["timeout"],
+            retries=params["retries"],
+            rollback_id=params["rollback_id"],
+        )
+
+    def fail(self, msg: str, **result: Any) -> None:
+        self.module.fail_json(msg=msg, **result)
+
+    def run(self, action: Any) -> None:
+        """Run action() -> result dict and exit; API errors become one clear failure message."""
+        try:
+            result = action()
+        except HTTPClientError as exc:
+            extra = {"status": exc.status} if exc.status else {}
+            self.fail(str(exc), **extra)
+        self.module.exit_json(**result)

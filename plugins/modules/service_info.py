@@ -1,0 +1,127 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, matbakh platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: service_info
+short_description: Read the state of the hybrid routing service in one step
+version_added: 0.1.0
+description:
+  - Reads the parts named in O(gather) (health, feature flags, routing, releases, rollback lock) and returns them.
+  - Optionally checks that every flag in O(require_flags) exists, failing with the list of known flags if not;
+    the rollback preflight uses this to stop bad input before any write.
+author:
+  - matbakh platform team (@matbakh)
+extends_documentation_fragment:
+  - matbakh.hybrid_routing.connection
+  - matbakh.hybrid_routing.attributes
+  - matbakh.hybrid_routing.attributes.READ_ONLY
+options:
+  gather:
+    description: Which parts of the state to read; each is one C(GET).
+    type: list
+    elements: str
+    choices: [health, flags, routing, releases, lock]
+    default: [health, flags, routing, releases, lock]
+  require_flags:
+    description: Flag names that must exist. Implies reading the flags.
+    type: list
+    elements: str
+    default: []
+seealso:
+  - module: matbakh.hybrid_routing.state_snapshot
+"""
+
+EXAMPLES = r"""
+---
+- name: Preflight - API reachable, token accepted, flags known, lock state
+  matbakh.hybrid_routing.service_info:
+    gather: [health, flags, lock]
+    require_flags: "{{ hybrid_routing_flags }}"
+  register: service
+"""
+
+RETURN = r"""
+health:
+  description: The C(/health) document.
+  returned: when O(gather) contains V(health)
+  type: dict
+  sample: {"status": "healthy", "checks": {}}
+flags:
+  description: Flag name to enabled.
+  returned: when O(gather) contains V(flags) or O(require_flags) is set
+  type: dict
+  sample: {"hybrid_routing": true}
+routing:
+  description: The C(/admin/routing) document.
+  returned: when O(gather) contains V(routing)
+  type: dict
+  sample: {"mode": "hybrid", "weights": {"direct": 70, "mcp": 30}}
+releases:
+  description: The C(/admin/releases) document without its history.
+  returned: when O(gather) contains V(releases)
+  type: dict
+  sample: {"current": "2025.01.14-2", "previous": "2025.01.10-1", "deployment": null}
+lock:
+  description: The C(/admin/locks/rollback) document.
+  returned: when O(gather) contains V(lock)
+  type: dict
+  sample: {"held": false}
+"""
+
+from typing import Any  # noqa: E402
+
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import (  # noqa: E402
+    AdminAPIModule,
+)
+
+
+def gather(frame: AdminAPIModule) -> dict[str, Any]:
+    parts = set(frame.params["gather"])
+    required = frame.params["require_flags"]
+    if required:
+        parts.add("flags")
+    api = frame.api
+    result: dict[str, Any] = {"changed": False}
+    if "health" in parts:
+        result["health"] = api.health()
+    if "flags" in parts:
+        result["flags"] = {name: bool(doc.get("enabled")) for name, doc in api.flags().items()}
+        unknown = sorted(set(required) - set(result["flags"]))
+        if unknown:
+            frame.fail(
+                f"Unknown feature flag(s): {', '.join(unknown)}. The service knows: "
+                f"{', '.join(sorted(result['flags']))}. Fix hybrid_routing_flags; nothing was changed.",
+                unknown=unknown,
+            )
+    if "routing" in parts:
+        result["routing"] = api.routing()
+    if "releases" in parts:
+        releases = api.releases()
+        releases.pop("history", None)
+        result["releases"] = releases
+    if "lock" in parts:
+        result["lock"] = api.lock()
+    return result
+
+
+def main() -> None:
+    argument_spec = dict(
+        gather=dict(
+            type="list",
+            elements="str",
+            default=["health", "flags", "routing", "releases", "lock"],
+            choices=["health", "flags", "routing", "releases", "lock"],
+        ),
+        require_flags=dict(type="list", elements="str", default=[]),
+    )
+    frame = AdminAPIModule(argument_spec, supports_check_mode=True)
+    frame.run(lambda: gather(frame))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, matbakh platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: slack_notify
+short_description: Post a message to a Slack incoming webhook
+version_added: 0.1.0
+description:
+  - Sends one JSON C(POST) to a Slack incoming webhook URL (or any receiver speaking that protocol) and expects
+    C(200). 429 and 5xx answers are retried with backoff, honouring C(Retry-After).
+  - The webhook URL is a credential; it never appears in the result or in error messages.
+author:
+  - matbakh platform team (@matbakh)
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Builds the payload and returns it without sending.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+  idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+    support: full
+    details:
+      - A message is an event, not managed state; the module reports C(changed=false) and says in RV(sent) whether
+        it posted.
+options:
+  webhook_url:
+    description: The incoming webhook URL, for example C(https://hooks.slack.com/services/T000/B000/XXXX).
+    type: str
+    required: true
+  text:
+    description: Message text (Slack C(mrkdwn)); also the fallback shown in notifications when O(blocks) is set.
+    type: str
+    required: true
+  blocks:
+    description: Optional Slack Block Kit blocks.
+    type: list
+    elements: dict
+  validate_certs:
+    description: Verify the receiver's TLS certificate.
+    type: bool
+    default: true
+  timeout:
+    description: Seconds to wait for each answer.
+    type: float
+    default: 10
+  retries:
+    description: Retries after 429, 502, 503, 504 or a connection error.
+    type: int
+    default: 3
+requirements:
+  - requests >= 2.31
+"""
+
+EXAMPLES = r"""
+---
+- name: Tell the ops channel
+  matbakh.hybrid_routing.slack_notify:
+    webhook_url: "{{ vault_slack_webhook_url }}"
+    text: ":rotating_light: Level 2 rollback of prod finished in 41s (target 300s)"
+"""
+
+RETURN = r"""
+sent:
+  description: Whether the message was posted (false in check mode).
+  returned: always
+  type: bool
+  sample: true
+payload:
+  description: The JSON body that was (or would be) posted.
+  returned: always
+  type: dict
+  sample: {"text": "Level 1 rollback of prod: success"}
+"""
+
+from typing import Any  # noqa: E402
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import (  # noqa: E402
+    HAS_REQUESTS,
+    REQUESTS_IMPORT_ERROR,
+    HTTPClient,
+    HTTPClientError,
+    validate_base_url,
+)
+
+
+def post_message(module: AnsibleModule) -> dict[str, Any]:
+    params = module.params
+    payload: dict[str, Any] = {"text": params["text"]}
+    if params["blocks"]:
+        payload["blocks"] = params["blocks"]
+    if module.check_mode:
+        return {"changed": False, "sent": False, "payload": payload}
+    try:
+        url = validate_base_url(params["webhook_url"], option="webhook_url")
+    except ValueError:
+        module.fail_json(msg="webhook_url is not a valid http(s) URL; give the full incoming webhook URL")
+    client = HTTPClient(
+        "",
+        timeout=params["timeout"],
+        retries=params["retries"],
+        validate_certs=params["validate_certs"],
+        service_name="the Slack webhook",
+        secret_url=True,
+    )
+    try:
+        client.request("POST", url, json=payload, expect_json=False)
+    except HTTPClientError as exc:
+        module.fail_json(msg=f"Slack notification not delivered: {exc}", status=exc.status)
+    return {"changed": False, "sent": True, "payload": payload}
+
+
+def main() -> None:
+    argument_spec = dict(
+        webhook_url=dict(type="str", required=True, no_log=True),
+        text=dict(type="str", required=True),
+        blocks=dict(type="list", elements="dict"),
+        validate_certs=dict(type="bool", default=True),
+        timeout=dict(type="float", default=10.0),
+        retries=dict(type="int", default=3),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if not HAS_REQUESTS:
+        module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+    module.exit_json(**post_message(module))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""The shared HTTP client against a scripted local HTTP server (real sockets, real urllib3 retries)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils import _http
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import (
+    AuthError,
+    ConflictError,
+    HTTPClient,
+    NotFoundError,
+    RequestRejectedError,
+    ServerError,
+    UnreachableError,
+    validate_base_url,
+)
+
+TOKEN = "s3cr3t-token-value"
+
+
+class ScriptedServer:
+    """Answers requests from a script of (status, headers, body, delay) and records what it saw."""
+
+    def __init__(self) -> None:
+        self.script: list[tuple[int, dict[str, str], Any, float]] = []
+        self.requests: list[dict[str, Any]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                server.requests.append(
+                    {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+                )
+                status, headers, payload, delay = server.script.pop(0) if server.script else (200, {}, {}, 0)
+                if delay:
+                    time.sleep(delay)
+                data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+                try:
+                    self.send_response(status)
+                    for key, value in headers.items():
+                        self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _answer
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    srv = ScriptedServer()
+    yield srv
+    srv.stop()
+
+
+def client(base: str, **kwargs: Any) -> HTTPClient:
+    kwargs.setdefault("retries", 3)
+    kwargs.setdefault("timeout", 2.0)
+    return HTTPClient(base, headers={"Authorization": f"Bearer {TOKEN}"}, service_name="the admin API", **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def fast_backoff(monkeypatch):
+    """Keep the real Retry logic but shrink its backoff so the suite stays quick."""
+    original = HTTPClient.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self._retry_settings.update(backoff_factor=0.01, backoff_jitter=0.01)
+
+    monkeypatch.setattr(HTTPClient, "__init__", init)
+
+
+def test_retries_transient_statuses_then_succeeds(server):
+    server.script = [(503, {}, {"error": "unavailable"}, 0), (502, {}, {}, 0), (200, {}, {"ok": True}, 0)]
+    status, body = client(server.base).request("GET", "/admin/routing")
+    assert (status, body) == (200, {"ok": True})
+    assert len(server.requests) == 3
+
+
+def test_retry_after_is_honoured(server):
+    server.script = [(429, {"Retry-After": "1"}, {"error": "slow down"}, 0), (200, {}, {"ok": True}, 0)]
+    started = time.monotonic()
+    client(server.base).request("GET", "/x")
+    assert time.monotonic() - started >= 0.9
+    assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize(
+    "status, error",
+    [(400, RequestRejectedError), (401, AuthError), (403, AuthError), (404, NotFoundError), (409, ConflictError),
+     (422, RequestRejectedError)],
+)
+def test_client_errors_are_not_retried(server, status, error):
+    server.script = [(status, {}, {"error": "nope", "detail": "said no"}, 0)]
+    with pytest.raises(error) as caught:
+        client(server.base).request("POST", "/admin/feature-flags", json={"flags": {}})
+    assert len(server.requests) == 1
+    assert "said no" in str(caught.value)
+    assert TOKEN not in str(caught.value)
+
+
+def test_auth_error_says_token_was_rejected(server):
+    server.script = [(401, {}, {"error": "unauthorized"}, 0)]
+    with pytest.raises(AuthError, match="rejected the credentials.*ADMIN_TOKEN"):
+        client(server.base).request("GET", "/admin/feature-flags")
+
+
+def test_not_found_names_path_and_base(server):
+    server.script = [(404, {}, "<html>nope</html>", 0)]
+    with pytest.raises(NotFoundError) as caught:
+        client(server.base + "/wrong").request("GET", "/admin/routing")
+    assert "/wrong/admin/routing" in str(caught.value)
+    assert "check that the base URL" in str(caught.value)
+
+
+def test_persistent_5xx_becomes_server_error_after_bounded_attempts(server):
+    server.script = [(503, {}, {}, 0)] * 10
+    with pytest.raises(ServerError, match="after 3 attempts"):
+        client(server.base, retries=2).request("GET", "/health")
+    assert len(server.requests) == 3
+
+
+def test_500_is_not_retried(server):
+    server.script = [(500, {}, {"error": "boom"}, 0)]
+    with pytest.raises(ServerError):
+        client(server.base).request("PATCH", "/admin/feature-flags", json={})
+    assert len(server.requests) == 1
+
+
+def test_connection_refused_names_the_url():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(UnreachableError) as caught:
+        client(f"http://127.0.0.1:{port}", retries=1).request("GET", "/health")
+    message = str(caught.value)
+    assert f"http://127.0.0.1:{port}/health" in message
+    assert "connection refused" in message
+    assert "Traceback" not in message
+
+
+def test_read_timeout_is_bounded(server):
+    server.script = [(200, {}, {}, 1.5)] * 3
+    started = time.monotonic()
+    with pytest.raises(UnreachableError, match="did not answer within 0.3s"):
+        client(server.base, retries=1, timeout=0.3).request("GET", "/health")
+    assert time.monotonic() - started < 1.5
+
+
+def test_total_deadline_stops_retries(server):
+    server.script = [(503, {"Retry-After": "1"}, {}, 0)] * 20
+    started = time.monotonic()
+    with pytest.raises(ServerError):
+        client(server.base, retries=20, total_timeout=1.5).request("GET", "/health")
+    assert time.monotonic() - started < 3.5
+    assert len(server.requests) < 5
+
+
+def test_sends_bearer_token_and_json(server):
+    server.script = [(200, {}, {"flags": {}}, 0)]
+    client(server.base).request("PATCH", "/admin/feature-flags", json={"flags": {"a": False}},
+                                headers={"X-Rollback-Id": "rb-1"})
+    seen = server.requests[0]
+    assert seen["headers"]["Authorization"] == f"Bearer {TOKEN}"
+    assert seen["headers"]["X-Rollback-Id"] == "rb-1"
+    assert json.loads(seen["body"]) == {"flags": {"a": False}}
+
+
+def test_secret_url_is_not_shown(server):
+    server.script = [(403, {}, "invalid_token", 0)]
+    secret_path = "/services/T000/B000/XXXXSECRET"
+    http = HTTPClient("", service_name="the Slack webhook", secret_url=True, retries=0)
+    with pytest.raises(AuthError) as caught:
+        http.request("POST", server.base + secret_path, json={"text": "hi"}, expect_json=False)
+    assert "XXXXSECRET" not in str(caught.value)
+    assert "<redacted>" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "value, problem",
+    [("", "is not set"), ("api.matbakh.app", "not a valid URL"), ("ftp://x", "not a valid URL"),
+     ("http://host:99999", "invalid port"), ("https://h/?a=1", "query string"), ("http://", "not a valid URL")],
+)
+def test_validate_base_url_rejects(value, problem):
+    with pytest.raises(ValueError, match=problem):
+        validate_base_url(value)
+
+
+def test_validate_base_url_strips_trailing_slash():
+    assert validate_base_url("https://api.matbakh.app/v1/") == "https://api.matbakh.app/v1"
+
+
+def test_requests_is_available():
+    assert _http.HAS_REQUESTS

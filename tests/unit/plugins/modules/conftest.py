@@ -1,0 +1,108 @@
+"""Drive modules' main() with arguments and a fake admin API in place of the HTTP transport."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils import _admin_api
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import ConflictError
+
+CONNECTION = {"api_base": "http://127.0.0.1:9", "admin_token": "unit-token-XYZ"}
+
+
+class FakeAdminAPI:
+    """In-memory stand-in with the AdminAPI surface; records writes."""
+
+    instances: list[FakeAdminAPI] = []
+
+    def __init__(self, api_base: str, admin_token: str, **kwargs: Any):
+        self.writes: list[tuple[str, Any]] = []
+        self.state = FakeAdminAPI.seed()
+        self.health_script: list[Any] = []
+        self.http = type("Http", (), {"base_url": api_base, "retries": 3, "timeout": 10.0})()
+        FakeAdminAPI.instances.append(self)
+
+    @staticmethod
+    def seed() -> dict[str, Any]:
+        return {
+            "flags": {"hybrid_routing": True, "direct_bedrock": True, "pii_redaction": True},
+            "routing": {"mode": "hybrid", "weights": {"direct": 70, "mcp": 30}},
+            "releases": {"current": "r3", "previous": "r2", "history": [{"x": 1}], "deployment": None},
+            "lock": {"held": False},
+        }
+
+    def health(self) -> Any:
+        if self.health_script:
+            item = self.health_script.pop(0)
+            if isinstance(item, Exception):
+                raise item
+            return item
+        return {"status": "healthy", "checks": {"api": {"status": "healthy"}}}
+
+    def flags(self) -> dict[str, Any]:
+        return {name: {"enabled": value} for name, value in self.state["flags"].items()}
+
+    def set_flags(self, flags: dict[str, bool]) -> dict[str, Any]:
+        self.writes.append(("set_flags", flags))
+        self.state["flags"].update(flags)
+        return self.flags()
+
+    def routing(self) -> dict[str, Any]:
+        return dict(self.state["routing"])
+
+    def releases(self) -> dict[str, Any]:
+        return json.loads(json.dumps(self.state["releases"]))
+
+    def lock(self) -> dict[str, Any]:
+        return dict(self.state["lock"])
+
+    def acquire_lock(self, holder: str, reason: str, ttl_seconds: int, takeover: bool) -> dict[str, Any]:
+        current = self.state["lock"]
+        if current.get("held") and current.get("holder") != holder and not takeover:
+            raise ConflictError("409", status=409, body={"error": "lock_held", "lock": current})
+        self.writes.append(("acquire_lock", holder))
+        self.state["lock"] = {"held": True, "holder": holder, "reason": reason, "ttl_seconds": ttl_seconds}
+        return {"lock": dict(self.state["lock"]), "taken_over": bool(current.get("held") and current.get("holder") != holder)}
+
+    def release_lock(self, holder: str) -> dict[str, Any]:
+        self.writes.append(("release_lock", holder))
+        self.state["lock"] = {"held": False}
+        return {"released": True}
+
+
+@pytest.fixture
+def fake_api(monkeypatch):
+    FakeAdminAPI.instances = []
+    monkeypatch.setattr(_admin_api, "AdminAPI", FakeAdminAPI)
+    return FakeAdminAPI
+
+
+@pytest.fixture
+def run_module(capsys):
+    """run_module(module, args, prepare=None) -> (exit code, result); prepare(api) runs before main()."""
+
+    def runner(module: Any, args: dict[str, Any], prepare: Any = None, connection: bool = True) -> tuple[int, dict]:
+        full = dict(CONNECTION) if connection else {}
+        full.update(args)
+        if prepare is not None:
+            original = FakeAdminAPI.__init__
+
+            def init(self, *a, **k):
+                original(self, *a, **k)
+                prepare(self)
+
+            FakeAdminAPI.__init__ = init
+        try:
+            with patch_module_args(full), pytest.raises(SystemExit) as caught:
+                module.main()
+        finally:
+            if prepare is not None:
+                FakeAdminAPI.__init__ = original
+        out = capsys.readouterr().out
+        return int(caught.value.code or 0), json.loads(out)
+
+    return runner
