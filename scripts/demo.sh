@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The main job on the embedded default: set up, start the sandbox, run a Level 1 rollback against it
+# (dry run first, then for real) and show the outcome.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+# shellcheck disable=SC1091
+source .venv/bin/activate
+
+mkdir -p .sandbox
+if [ -z "${ADMIN_TOKEN:-}" ]; then
+  [ -s .sandbox/admin_token ] || (umask 077 && python -c 'import secrets; print(secrets.token_urlsafe(24))' > .sandbox/admin_token)
+  ADMIN_TOKEN=$(cat .sandbox/admin_token)
+  export ADMIN_TOKEN
+fi
+python -m sandbox up
+api=$(python -c 'import yaml; print(yaml.safe_load(open("inventories/sandbox/group_vars/all.yml"))["hybrid_routing_api_base"])')
+
+echo "== Resetting the sandbox to its seed (hybrid routing on) for a repeatable demo"
+python - "$api" <<'PY'
+import sys, urllib.request
+urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/_sandbox/reset", method="POST"), timeout=10).read()
+PY
+rm -f .sandbox/state/sandbox/snapshot.json
+
+show_state() {
+  python - "$api" <<'PY'
+import json, os, sys, urllib.request
+api = sys.argv[1]
+def get(path):
+    req = urllib.request.Request(api + path, headers={"Authorization": "Bearer " + os.environ["ADMIN_TOKEN"]})
+    return json.load(urllib.request.urlopen(req, timeout=10))
+flags = get("/admin/feature-flags")["flags"]
+print("   flags:  " + ", ".join(f"{name}={doc['enabled']}" for name, doc in sorted(flags.items())))
+print("   health: " + get("/health")["status"])
+PY
+}
+echo "== State before:"; show_state
+
+echo "== Dry run: ansible-playbook playbooks/rollback_level1.yml -i inventories/sandbox --check --diff"
+ansible-playbook playbooks/rollback_level1.yml -i inventories/sandbox --check --diff
+
+echo "== Level 1 rollback: ansible-playbook playbooks/rollback_level1.yml -i inventories/sandbox"
+ansible-playbook playbooks/rollback_level1.yml -i inventories/sandbox
+
+echo "== State after:"; show_state
+echo "The sandbox keeps running: 'source .venv/bin/activate && python -m sandbox down' stops it."

@@ -1,0 +1,216 @@
+"""Level 1 end to end: the real ansible-playbook against the real sandbox, verified through the API."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from conftest import BIN, REPO, free_port
+
+PLAYBOOK = "playbooks/rollback_level1.yml"
+HYBRID_FLAGS = {"hybrid_routing", "direct_bedrock", "intelligent_routing", "bedrock_support_mode"}
+LOCK_ACTION = "matbakh.hybrid_routing.rollback_lock"
+
+
+def service_writes(api) -> list[dict]:
+    return [c for c in api.changes() if not c["path"].startswith("/admin/locks")]
+
+
+def assert_clean_failure(run, api, *fragments: str) -> None:
+    assert run.rc != 0
+    for fragment in fragments:
+        assert fragment in run.output, run.output
+    assert "Traceback" not in run.output
+    assert api.changes() == [], "a failed preflight must not write anything"
+    assert all(api.flags()[name] for name in HYBRID_FLAGS)
+
+
+def test_level1_check_real_check_real(runner, api):
+    # 1. dry run: zero writes, a clear list of what would change
+    dry = runner.run(PLAYBOOK, "--check", "--diff")
+    assert dry.rc == 0, dry.output
+    assert api.changes() == []
+    for name in HYBRID_FLAGS:
+        assert re.search(rf'-\s+"?{name}"?: true', dry.stdout), f"diff misses {name}:\n{dry.stdout}"
+    assert "DRY RUN" in dry.stdout
+    assert not (runner.state_dir / "itest" / "snapshot.json").exists()
+
+    # 2. real run
+    real = runner.run(PLAYBOOK)
+    assert real.rc == 0, real.output
+    flags = api.flags()
+    assert all(flags[name] is False for name in HYBRID_FLAGS)
+    assert flags["pii_redaction"] is True and flags["audit_trail"] is True
+    flag_writes = [c for c in api.changes() if c["path"] == "/admin/feature-flags"]
+    assert len(flag_writes) == 1 and flag_writes[0]["method"] == "PATCH"
+    assert flag_writes[0]["rollback_id"].startswith("rb-")
+    assert api.get("/admin/locks/rollback")["held"] is False
+    snapshot = json.loads((runner.state_dir / "itest" / "snapshot.json").read_text())
+    assert all(snapshot["flags"][name] for name in HYBRID_FLAGS)
+    summary = re.search(r"Level 1 rollback \(feature flags\) of itest: done in ([\d.]+)s \(target 120s\)", real.stdout)
+    assert summary, real.stdout
+    assert float(summary.group(1)) < 120
+    assert re.search(r"Phases:\s+preflight [\d.]+s,\s+lock [\d.]+s,\s+snapshot [\d.]+s,\s+actions [\d.]+s,\s+verify",
+                     real.stdout), real.stdout
+    assert "outcome: success" in real.stdout
+
+    # 3. dry run again: nothing left to change in the service
+    writes_before = len(api.changes())
+    dry2 = runner.run(PLAYBOOK, "--check", "--diff")
+    assert dry2.rc == 0, dry2.output
+    assert len(api.changes()) == writes_before
+    assert set(dry2.changed_actions()) <= {LOCK_ACTION}
+
+    # 4. real run again: only the lock's own acquire/release change anything
+    again = runner.run(PLAYBOOK)
+    assert again.rc == 0, again.output
+    assert set(again.changed_actions()) == {LOCK_ACTION}
+    assert [t["changed"] for t in again.by_action("matbakh.hybrid_routing.feature_flags")] == [False]
+    assert [t["changed"] for t in again.by_action("matbakh.hybrid_routing.state_snapshot")] == [False]
+    new = api.changes()[writes_before:]
+    assert {(c["method"], c["path"]) for c in new} == {("POST", "/admin/locks/rollback"),
+                                                     ("DELETE", "/admin/locks/rollback")}
+
+
+def test_wrong_token_fails_clearly_and_writes_nothing(runner, api):
+    run = runner.run(PLAYBOOK, token="not-the-token")
+    assert_clean_failure(run, api, "rejected the credentials", "ADMIN_TOKEN")
+
+
+def test_missing_token_fails_clearly(runner, api):
+    run = runner.run(PLAYBOOK, token=None)
+    assert_clean_failure(run, api, "No admin token")
+
+
+def test_unreachable_api_fails_clearly(runner, api):
+    port = free_port()
+    run = runner.run(PLAYBOOK, inventory_vars={"hybrid_routing_api_base": f"http://127.0.0.1:{port}"})
+    assert_clean_failure(run, api, f"Cannot reach the hybrid routing admin API at http://127.0.0.1:{port}",
+                         "connection refused")
+
+
+def test_malformed_api_base_fails_clearly(runner, api):
+    run = runner.run(PLAYBOOK, inventory_vars={"hybrid_routing_api_base": "api.matbakh.app"})
+    assert_clean_failure(run, api, "hybrid_routing_api_base is missing or malformed")
+
+
+def test_unknown_flag_fails_before_any_write(runner, api):
+    flags = sorted(HYBRID_FLAGS) + ["hybrid_routnig"]
+    run = runner.run(PLAYBOOK, inventory_vars={"hybrid_routing_flags": flags})
+    assert_clean_failure(run, api, "Unknown feature flag(s): hybrid_routnig")
+
+
+def test_lock_held_by_someone_else_fails_at_once(runner, api):
+    from conftest import http
+
+    status, _ = http("POST", f"{api.base}/admin/locks/rollback", api.token,
+                     {"holder": "bob", "reason": "investigating", "ttl_seconds": 600, "takeover": False})
+    assert status == 201
+    run = runner.run(PLAYBOOK)
+    assert run.rc != 0
+    assert "held by bob since" in run.output and "investigating" in run.output
+    assert all(api.flags()[name] for name in HYBRID_FLAGS)
+    assert api.get("/admin/locks/rollback")["holder"] == "bob"
+    assert [c["path"] for c in api.changes()] == ["/admin/locks/rollback"]
+
+
+def test_token_and_webhook_never_shown_even_at_vvv(runner, api):
+    receiver = SlackReceiver()
+    try:
+        secret_path = "/services/T0SECRET/B0SECRET/webhookSECRETpart"
+        run = runner.run(PLAYBOOK, "-vvv", inventory_vars={
+            "hybrid_routing_admin_token": api.token,
+            "hybrid_routing_slack_webhook_url": receiver.base + secret_path,
+        }, token=None)
+    finally:
+        receiver.stop()
+    assert run.rc == 0, run.output
+    assert api.token not in run.output
+    assert "webhookSECRETpart" not in run.output and "T0SECRET" not in run.output
+    assert len(receiver.messages) == 1
+    message = receiver.messages[0]
+    assert receiver.paths == [secret_path]
+    assert "Level 1 rollback" in message["text"] and "itest" in message["text"]
+    assert api.token not in json.dumps(message)
+
+
+def test_notification_failure_does_not_fail_the_rollback(runner, api):
+    port = free_port()
+    run = runner.run(PLAYBOOK, inventory_vars={"hybrid_routing_slack_webhook_url": f"http://127.0.0.1:{port}/x/SECRET"})
+    assert run.rc == 0, run.output
+    assert "Slack notification failed" in run.output
+    assert "SECRET" not in run.output
+
+
+def test_verification_waits_for_real_recovery(runner, api):
+    api.set_faults({"recover_after_seconds": 2})
+    run = runner.run(PLAYBOOK)
+    assert run.rc == 0, run.output
+    health = api.get("/health")
+    assert health["status"] == "healthy"
+    assert 2.0 <= run.seconds < 2.0 + 8, run.seconds
+
+
+def test_verification_deadline_fails_and_still_unlocks(runner, api):
+    api.set_faults({"health_status": "unhealthy"})
+    run = runner.run(PLAYBOOK, inventory_vars={"hybrid_routing_targets": {"level1": 2, "level2": 300, "level3": 600}})
+    assert run.rc != 0
+    assert "did not become healthy within 2s" in run.output
+    assert "FAILED" in run.output
+    assert api.get("/admin/locks/rollback")["held"] is False
+
+
+def test_runs_by_fqcn_from_the_built_collection(tmp_path, runner, api):
+    build = subprocess.run([str(BIN / "ansible-galaxy"), "collection", "build", str(REPO), "--output-path",
+                            str(tmp_path)], capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    tarball = next(tmp_path.glob("matbakh-hybrid_routing-*.tar.gz"))
+    installed = tmp_path / "installed"
+    install = subprocess.run([str(BIN / "ansible-galaxy"), "collection", "install", str(tarball), "-p",
+                              str(installed), "--force"], capture_output=True, text=True, cwd=tmp_path)
+    assert install.returncode == 0, install.stderr
+    installed_tree = installed / "ansible_collections/matbakh/hybrid_routing"
+    assert (installed_tree / "playbooks/rollback_level1.yml").exists()
+    assert not (installed_tree / "sandbox").exists() and not (installed_tree / "tests").exists()
+    run = runner.run("matbakh.hybrid_routing.rollback_level1",
+                     env={"ANSIBLE_COLLECTIONS_PATH": str(installed)})
+    assert run.rc == 0, run.output
+    assert not any(api.flags()[name] for name in HYBRID_FLAGS)
+
+
+class SlackReceiver:
+    """A local stand-in for Slack's incoming webhook: records JSON posts, answers 200 'ok'."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict] = []
+        self.paths: list[str] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                receiver.messages.append(json.loads(self.rfile.read(length)))
+                receiver.paths.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
