@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, matbakh platform team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -10,7 +9,8 @@ class ModuleDocFragment:
 options: {}
 attributes:
   action_group:
-    description: Use C(group/matbakh.hybrid_routing.admin_api) in C(module_defaults) to set the connection options once.
+    description: >-
+      Use C(group/matbakh.hybrid_routing.admin_api) in C(module_defaults) to set the connection options once.
     support: full
     membership:
       - matbakh.hybrid_routing.admin_api
@@ -24,9 +24,11 @@ attributes:
     support: full
     details: The module only reads, so it behaves the same in check mode.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    description: >-
+      Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+    description: >-
+      When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
 """

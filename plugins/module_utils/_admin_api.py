@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, matbakh platform team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -13,7 +12,6 @@ from typing import Any
 from urllib.parse import quote
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
-
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import (
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
@@ -87,7 +85,7 @@ class AdminAPI:
 
     def start_release_rollback(self, target: str | None, idempotency_key: str) -> dict[str, Any]:
         body = {"target": target} if target else {}
-        status, data = self.http.request(
+        _status, data = self.http.request(
             "POST", "/admin/releases/rollback", json=body, headers={"Idempotency-Key": idempotency_key}
         )
         return data["deployment"]

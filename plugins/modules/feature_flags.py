@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, matbakh platform team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -78,11 +77,10 @@ diff:
   sample: {"before": {"hybrid_routing": true}, "after": {"hybrid_routing": false}}
 """
 
-from typing import Any  # noqa: E402  pylint: disable=wrong-import-position
+from typing import Any
 
-from ansible.module_utils.parsing.convert_bool import boolean  # noqa: E402
-
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import (  # noqa: E402
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import (
     AdminAPIModule,
 )
 

@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, matbakh platform team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -89,12 +88,12 @@ taken_over:
   sample: false
 """
 
-from typing import Any  # noqa: E402
+from typing import Any
 
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import (  # noqa: E402
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import (
     AdminAPIModule,
 )
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import ConflictError  # noqa: E402
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import ConflictError
 
 
 def describe_lease(lock: dict[str, Any]) -> str:
@@ -134,7 +133,9 @@ class RollbackLockManager:
             self._refuse(before)
         taken_over = self._held_by_other(before)
         if self.frame.check_mode:
-            after = {"held": True, "holder": self.holder, "reason": params["reason"], "ttl_seconds": params["ttl_seconds"]}
+            after = {
+                "held": True, "holder": self.holder, "reason": params["reason"], "ttl_seconds": params["ttl_seconds"]
+            }
         else:
             try:
                 answer = self.frame.api.acquire_lock(self.holder, params["reason"], params["ttl_seconds"], takeover)

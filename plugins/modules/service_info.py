@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, matbakh platform team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -73,9 +72,9 @@ lock:
   sample: {"held": false}
 """
 
-from typing import Any  # noqa: E402
+from typing import Any
 
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import (  # noqa: E402
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import (
     AdminAPIModule,
 )
 

@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: (c) 2026, matbakh platform team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -22,10 +21,12 @@ attributes:
     support: full
     details: Builds the payload and returns it without sending.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    description: >-
+      Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+    description: >-
+      When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details:
       - A message is an event, not managed state; the module reports C(changed=false) and says in RV(sent) whether
@@ -80,11 +81,10 @@ payload:
   sample: {"text": "Level 1 rollback of prod: success"}
 """
 
-from typing import Any  # noqa: E402
+from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
-
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import (  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import (
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
     HTTPClient,

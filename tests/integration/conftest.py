@@ -53,7 +53,7 @@ class Sandbox:
         self.token = "itest-" + secrets.token_hex(12)
         self.base = f"http://127.0.0.1:{self.port}"
         self.state_dir = state_dir
-        self.log = open(state_dir / "api.log", "ab")
+        self.log = open(state_dir / "api.log", "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sandbox", "api", "--port", str(self.port), "--token", self.token,
              "--state-dir", str(state_dir), *(extra_args or [])],

@@ -8,8 +8,6 @@ import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
-
 from conftest import BIN, REPO, free_port
 
 PLAYBOOK = "playbooks/rollback_level1.yml"
@@ -100,7 +98,7 @@ def test_malformed_api_base_fails_clearly(runner, api):
 
 
 def test_unknown_flag_fails_before_any_write(runner, api):
-    flags = sorted(HYBRID_FLAGS) + ["hybrid_routnig"]
+    flags = [*sorted(HYBRID_FLAGS), "hybrid_routnig"]
     run = runner.run(PLAYBOOK, inventory_vars={"hybrid_routing_flags": flags})
     assert_clean_failure(run, api, "Unknown feature flag(s): hybrid_routnig")
 

@@ -10,7 +10,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils import _http
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import (
     AuthError,
@@ -127,7 +126,7 @@ def test_client_errors_are_not_retried(server, status, error):
 
 def test_auth_error_says_token_was_rejected(server):
     server.script = [(401, {}, {"error": "unauthorized"}, 0)]
-    with pytest.raises(AuthError, match="rejected the credentials.*ADMIN_TOKEN"):
+    with pytest.raises(AuthError, match=r"rejected the credentials.*ADMIN_TOKEN"):
         client(server.base).request("GET", "/admin/feature-flags")
 
 
@@ -168,7 +167,7 @@ def test_connection_refused_names_the_url():
 def test_read_timeout_is_bounded(server):
     server.script = [(200, {}, {}, 1.5)] * 3
     started = time.monotonic()
-    with pytest.raises(UnreachableError, match="did not answer within 0.3s"):
+    with pytest.raises(UnreachableError, match=r"did not answer within 0\.3s"):
         client(server.base, retries=1, timeout=0.3).request("GET", "/health")
     assert time.monotonic() - started < 1.5
 

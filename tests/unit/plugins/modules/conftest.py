@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils import _admin_api
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import ConflictError
 
@@ -66,7 +65,8 @@ class FakeAdminAPI:
             raise ConflictError("409", status=409, body={"error": "lock_held", "lock": current})
         self.writes.append(("acquire_lock", holder))
         self.state["lock"] = {"held": True, "holder": holder, "reason": reason, "ttl_seconds": ttl_seconds}
-        return {"lock": dict(self.state["lock"]), "taken_over": bool(current.get("held") and current.get("holder") != holder)}
+        taken_over = bool(current.get("held") and current.get("holder") != holder)
+        return {"lock": dict(self.state["lock"]), "taken_over": taken_over}
 
     def release_lock(self, holder: str) -> dict[str, Any]:
         self.writes.append(("release_lock", holder))

@@ -7,7 +7,6 @@ import os
 import stat
 
 import pytest
-
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import UnreachableError
 from ansible_collections.matbakh.hybrid_routing.plugins.modules import (
     feature_flags,
@@ -225,7 +224,8 @@ def test_corrupt_snapshot_is_not_overwritten(tmp_path, run_module):
 
 def test_slack_check_mode_sends_nothing(run_module):
     code, result = run_module(
-        slack_notify, {"webhook_url": "https://hooks.example/services/SECRET", "text": "hi", "_ansible_check_mode": True},
+        slack_notify,
+        {"webhook_url": "https://hooks.example/services/SECRET", "text": "hi", "_ansible_check_mode": True},
         connection=False,
     )
     assert code == 0 and result["sent"] is False and result["payload"] == {"text": "hi"}
