@@ -91,9 +91,11 @@ def validate_base_url(base_url: str | None, option: str = "api_base") -> str:
             f"{option} {base_url!r} is not a valid URL: it must look like https://host[:port][/prefix]"
         )
     try:
-        _ = parts.port
+        port = parts.port
     except ValueError as exc:
         raise ValueError(f"{option} {base_url!r} has an invalid port: {exc}") from None
+    if port == 0:
+        raise ValueError(f"{option} {base_url!r} has an invalid port: 0")
     if parts.query or parts.fragment:
         raise ValueError(f"{option} {base_url!r} must not carry a query string or fragment")
     return base_url.rstrip("/")

@@ -189,7 +189,8 @@ class Runner:
         target = playbook if "." in playbook and "/" not in playbook else str(REPO / playbook)
         cmd = [str(BIN / "ansible-playbook"), target, "-i", str(self.inventory(**(inventory_vars or {}))), *args]
         started = time.monotonic()
-        proc = subprocess.run(cmd, cwd=self.tmp_path, env=full_env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, cwd=self.tmp_path, env=full_env, capture_output=True, text=True, timeout=timeout,
+                              check=False)
         seconds = time.monotonic() - started
         tasks = [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
         return PlaybookRun(proc.returncode, proc.stdout, proc.stderr, tasks, seconds)

@@ -8,7 +8,7 @@ import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from conftest import BIN, REPO, free_port
+from conftest import BIN, REPO, free_port, http
 
 PLAYBOOK = "playbooks/rollback_level1.yml"
 HYBRID_FLAGS = {"hybrid_routing", "direct_bedrock", "intelligent_routing", "bedrock_support_mode"}
@@ -71,8 +71,8 @@ def test_level1_check_real_check_real(runner, api):
     assert [t["changed"] for t in again.by_action("matbakh.hybrid_routing.feature_flags")] == [False]
     assert [t["changed"] for t in again.by_action("matbakh.hybrid_routing.state_snapshot")] == [False]
     new = api.changes()[writes_before:]
-    assert {(c["method"], c["path"]) for c in new} == {("POST", "/admin/locks/rollback"),
-                                                     ("DELETE", "/admin/locks/rollback")}
+    lock_only = {("POST", "/admin/locks/rollback"), ("DELETE", "/admin/locks/rollback")}
+    assert {(c["method"], c["path"]) for c in new} == lock_only
 
 
 def test_wrong_token_fails_clearly_and_writes_nothing(runner, api):
@@ -104,10 +104,8 @@ def test_unknown_flag_fails_before_any_write(runner, api):
 
 
 def test_lock_held_by_someone_else_fails_at_once(runner, api):
-    from conftest import http
-
-    status, _ = http("POST", f"{api.base}/admin/locks/rollback", api.token,
-                     {"holder": "bob", "reason": "investigating", "ttl_seconds": 600, "takeover": False})
+    lease = {"holder": "bob", "reason": "investigating", "ttl_seconds": 600, "takeover": False}
+    status, _body = http("POST", f"{api.base}/admin/locks/rollback", api.token, lease)
     assert status == 201
     run = runner.run(PLAYBOOK)
     assert run.rc != 0
@@ -165,12 +163,12 @@ def test_verification_deadline_fails_and_still_unlocks(runner, api):
 
 def test_runs_by_fqcn_from_the_built_collection(tmp_path, runner, api):
     build = subprocess.run([str(BIN / "ansible-galaxy"), "collection", "build", str(REPO), "--output-path",
-                            str(tmp_path)], capture_output=True, text=True)
+                            str(tmp_path)], capture_output=True, text=True, check=False)
     assert build.returncode == 0, build.stderr
     tarball = next(tmp_path.glob("matbakh-hybrid_routing-*.tar.gz"))
     installed = tmp_path / "installed"
     install = subprocess.run([str(BIN / "ansible-galaxy"), "collection", "install", str(tarball), "-p",
-                              str(installed), "--force"], capture_output=True, text=True, cwd=tmp_path)
+                              str(installed), "--force"], capture_output=True, text=True, cwd=tmp_path, check=False)
     assert install.returncode == 0, install.stderr
     installed_tree = installed / "ansible_collections/matbakh/hybrid_routing"
     assert (installed_tree / "playbooks/rollback_level1.yml").exists()
@@ -210,5 +208,3 @@ class SlackReceiver:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
-
-

@@ -87,7 +87,7 @@ def test_bad_connection_input_fails_clearly(run_module, monkeypatch, override, m
 
 
 def test_token_never_in_result(run_module):
-    _, result = run_module(feature_flags, {"flags": {"hybrid_routing": False}})
+    _code, result = run_module(feature_flags, {"flags": {"hybrid_routing": False}})
     assert TOKEN not in json.dumps(result)
 
 

@@ -1,0 +1,104 @@
+"""The rollback lock: acquire, renew, conflict, takeover, expiry and release."""
+
+from __future__ import annotations
+
+from sandbox_testlib import wait_for
+
+
+def acquire(client, holder, reason="drill", ttl=900, takeover=False, rollback_id=None):
+    headers = {"X-Rollback-Id": rollback_id} if rollback_id else {}
+    body = {"holder": holder, "reason": reason, "ttl_seconds": ttl, "takeover": takeover}
+    return client.post("/admin/locks/rollback", json=body, headers=headers)
+
+
+def test_free_lock(client):
+    assert client.get("/admin/locks/rollback").json() == {"held": False}
+
+
+def test_acquire_and_read(client):
+    response = acquire(client, "alice", "level 2 rollback", rollback_id="rb-1")
+    assert response.status_code == 201
+    body = response.json()
+    assert body["previous"] is None
+    assert "taken_over" not in body
+    lease = body["lock"]
+    assert (lease["holder"], lease["reason"], lease["rollback_id"], lease["ttl_seconds"]) == (
+        "alice",
+        "level 2 rollback",
+        "rb-1",
+        900,
+    )
+    assert client.get("/admin/locks/rollback").json() == {"held": True, **lease}
+
+
+def test_renew_by_same_holder(client):
+    first = acquire(client, "alice", "first", rollback_id="rb-1").json()["lock"]
+    response = acquire(client, "alice", "second", ttl=1200, rollback_id="rb-2")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["previous"] == first
+    assert (body["lock"]["reason"], body["lock"]["rollback_id"], body["lock"]["ttl_seconds"]) == (
+        "second",
+        "rb-2",
+        1200,
+    )
+    assert body["lock"]["acquired_at"] == first["acquired_at"]
+
+
+def test_other_holder_gets_409_with_current_lease(client):
+    lease = acquire(client, "alice", "level 2 rollback").json()["lock"]
+    response = acquire(client, "bob")
+    assert response.status_code == 409
+    body = response.json()
+    assert body["error"] == "lock_held"
+    assert body["lock"] == lease
+    assert {"holder", "reason", "acquired_at"} <= set(body["lock"])
+    assert client.get("/admin/locks/rollback").json()["holder"] == "alice"
+
+
+def test_takeover_is_recorded(client):
+    old = acquire(client, "alice").json()["lock"]
+    since = client.get("/_sandbox/changes").json()["last_seq"]
+    response = acquire(client, "bob", "alice is away", takeover=True)
+    assert response.status_code == 201
+    body = response.json()
+    assert body["taken_over"] is True
+    assert body["previous"] == old
+    assert body["lock"]["holder"] == "bob"
+    (change,) = client.get(f"/_sandbox/changes?since={since}").json()["changes"]
+    assert change["body"]["takeover"] is True
+    assert change["result"] == {"taken_over": True, "previous_holder": "alice"}
+
+
+def test_takeover_of_a_free_lock_is_a_plain_acquire(client):
+    body = acquire(client, "bob", takeover=True).json()
+    assert "taken_over" not in body
+    assert body["previous"] is None
+
+
+def test_expiry(client):
+    old = acquire(client, "alice", ttl=0.3).json()["lock"]
+    state = wait_for(lambda: (doc := client.get("/admin/locks/rollback").json())["held"] is False and doc)
+    assert state == {"held": False, "expired": old}
+    response = acquire(client, "bob")
+    assert response.status_code == 201
+    assert response.json()["previous"] == old
+    assert "taken_over" not in response.json()
+
+
+def test_release(client):
+    acquire(client, "alice")
+    response = client.delete("/admin/locks/rollback", params={"holder": "bob"})
+    assert response.status_code == 409
+    assert response.json()["error"] == "lock_held"
+    assert response.json()["lock"]["holder"] == "alice"
+    assert client.delete("/admin/locks/rollback", params={"holder": "alice"}).json() == {"released": True}
+    assert client.get("/admin/locks/rollback").json() == {"held": False}
+    assert client.delete("/admin/locks/rollback", params={"holder": "alice"}).json() == {"released": False}
+
+
+def test_lock_request_validation(client):
+    assert client.post("/admin/locks/rollback", json={"reason": "no holder"}).status_code == 422
+    assert client.post("/admin/locks/rollback", json={"holder": "a", "ttl_seconds": 0}).status_code == 422
+    assert client.post("/admin/locks/rollback", json={"holder": "a", "takover": True}).status_code == 422
+    assert client.delete("/admin/locks/rollback").status_code == 422

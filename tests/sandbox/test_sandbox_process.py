@@ -1,0 +1,129 @@
+"""The real `python -m sandbox api` process: crash persistence, connection-level faults and CLI errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import pytest
+import requests
+from sandbox_testlib import TOKEN, free_port, run_cli, wait_for
+
+
+def test_state_survives_kill_9(api_process, tmp_path: Path):
+    state = tmp_path / "state"
+    api = api_process(state, "--deploy-seconds", "0.3")
+    assert api.request("PATCH", "/admin/feature-flags", json={"flags": {"direct_bedrock": False}}).status_code == 200
+    assert api.request("PUT", "/admin/routing", json={"mode": "mcp_only"}).status_code == 200
+    deployment = api.request(
+        "POST",
+        "/admin/releases/rollback",
+        json={},
+        headers={"Authorization": f"Bearer {TOKEN}", "Idempotency-Key": "k9"},
+    ).json()
+    log = api.get("/_sandbox/changes").json()["changes"]
+    assert len(log) == 3
+    api.kill()  # SIGKILL: no shutdown hook runs
+
+    again = api_process(state, "--deploy-seconds", "0.3")
+    assert again.get("/admin/feature-flags").json()["flags"]["direct_bedrock"]["enabled"] is False
+    assert again.get("/admin/routing").json()["mode"] == "mcp_only"
+    assert again.get("/_sandbox/changes").json()["changes"] == log
+    deployment_id = deployment["deployment"]["id"]
+    wait_for(lambda: again.get(f"/admin/deployments/{deployment_id}").json()["status"] == "succeeded")
+    assert again.get("/admin/releases").json()["current"] == "2025.01.10-1"
+
+
+def test_drop_fault_closes_the_connection(api_process, tmp_path: Path):
+    api = api_process(tmp_path / "state")
+    rule = {"path": "/admin/feature-flags", "method": "PATCH", "drop": True, "count": 1}
+    assert requests.put(f"{api.url}/_sandbox/faults", json={"rules": [rule]}, timeout=5).status_code == 200
+    with pytest.raises(requests.ConnectionError):
+        api.request("PATCH", "/admin/feature-flags", json={"flags": {"hybrid_routing": False}})
+    # Nothing changed, nothing logged, the server is fine and the rule is spent.
+    assert api.get("/admin/feature-flags").json()["flags"]["hybrid_routing"]["enabled"] is True
+    assert api.get("/_sandbox/changes").json()["changes"] == []
+    assert api.request("PATCH", "/admin/feature-flags", json={"flags": {"hybrid_routing": False}}).status_code == 200
+    log = api.log.read_text()
+    assert '" 500' not in log
+    assert "without starting response" not in log
+
+
+def test_timeout_fault_hangs_past_the_client_timeout(api_process, tmp_path: Path):
+    api = api_process(
+        tmp_path / "state",
+        "--faults",
+        str(
+            _faults_file(
+                tmp_path, {"rules": [{"path": "/admin/routing", "method": "PUT", "timeout_seconds": 1.0, "count": 1}]}
+            )
+        ),
+    )
+    with pytest.raises(requests.Timeout):
+        api.request("PUT", "/admin/routing", json={"mode": "mcp_only"}, timeout=0.3)
+    assert api.get("/health", timeout=1).status_code == 200  # other requests are served meanwhile
+    # The server still completes the write after the hang: the case idempotency keys and re-reads exist for.
+    wait_for(lambda: api.get("/admin/routing").json()["mode"] == "mcp_only", timeout=5)
+    (entry,) = api.get("/_sandbox/changes").json()["changes"]
+    assert (entry["path"], entry["status"]) == ("/admin/routing", 200)
+
+
+def _faults_file(tmp_path: Path, content: dict) -> Path:
+    path = tmp_path / "faults.json"
+    path.write_text(json.dumps(content))
+    return path
+
+
+def test_token_is_never_printed(api_process, tmp_path: Path):
+    api = api_process(tmp_path / "state")
+    api.get("/admin/feature-flags")
+    api.stop()
+    assert TOKEN not in api.log.read_text()
+
+
+def _env_without_token() -> dict[str, str]:
+    return {key: value for key, value in os.environ.items() if key != "ADMIN_TOKEN"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["api", "--port", "1234", "--state-dir", "{tmp}/s"], "no admin token"),
+        (["api", "--port", "99999", "--token", "t", "--state-dir", "{tmp}/s"], "port must be 1-65535"),
+        (["api", "--port", "x", "--token", "t", "--state-dir", "{tmp}/s"], "not a port number"),
+        (["api", "--port", "1234", "--token", "t", "--state-dir", "{tmp}/s", "--deploy-seconds", "-1"], "seconds"),
+        (
+            ["api", "--port", "1234", "--token", "t", "--state-dir", "{tmp}/s", "--seed", "{tmp}/missing.yml"],
+            "cannot read seed file",
+        ),
+        (
+            ["api", "--port", "1234", "--token", "t", "--state-dir", "{tmp}/s", "--faults", "{tmp}/bad.yml"],
+            "faults file",
+        ),
+        (["up", "--inventory", "{tmp}/no-inventory", "--state-dir", "{tmp}/st"], "cannot read"),
+        (["aws-seed", "--endpoint-url", "not-a-url", "--region", "eu-central-1"], "not an http(s) URL"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_input_exits_2_without_traceback(tmp_path: Path, args, message):
+    (tmp_path / "bad.yml").write_text("rules: [{path: no-slash}]\n")
+    result = run_cli(*(arg.format(tmp=tmp_path) for arg in args), env=_env_without_token())
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_busy_port_exits_2(tmp_path: Path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli("api", "--port", str(port), "--token", "t", "--state-dir", str(tmp_path / "s"))
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_free_port_helper_is_usable():
+    assert 1024 <= free_port() <= 65535
