@@ -8,7 +8,7 @@ import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from conftest import BIN, REPO, free_port, http
+from hrtest import BIN, REPO, free_port, http
 
 PLAYBOOK = "playbooks/rollback_level1.yml"
 HYBRID_FLAGS = {"hybrid_routing", "direct_bedrock", "intelligent_routing", "bedrock_support_mode"}

@@ -1,0 +1,103 @@
+"""Seed moto with the Lambda functions the rollback playbooks act on. Idempotent."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+ROLE_NAME = "hybrid-routing-sandbox-lambda"
+FUNCTIONS = ("hybrid-router", "mcp-gateway")
+VERSIONS = 3
+ALIAS = "live"
+RUNTIME = "python3.11"
+# Dummy credentials for moto only; passed to the boto3 session, never to the environment.
+DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "aws_session_token": "testing"}
+
+ASSUME_ROLE_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+
+def _zip(function: str, version: int) -> bytes:
+    """A tiny deployment package; its content differs per version so that publishing creates a new version."""
+    source = f"def handler(event, context):\n    return {{'function': {function!r}, 'version': {version}}}\n"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("index.py", source)
+    return buffer.getvalue()
+
+
+def _clients(endpoint_url: str, region: str) -> tuple[Any, Any]:
+    import boto3  # imported lazily: `python -m sandbox api` should not pay for it
+
+    session = boto3.session.Session(region_name=region, **DUMMY_CREDENTIALS)
+    return (session.client("iam", endpoint_url=endpoint_url), session.client("lambda", endpoint_url=endpoint_url))
+
+
+def _ensure_role(iam: Any) -> str:
+    try:
+        return iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        role = iam.create_role(
+            RoleName=ROLE_NAME,
+            AssumeRolePolicyDocument=json.dumps(ASSUME_ROLE_POLICY),
+            Description="Execution role of the sandbox Lambda functions",
+        )
+        return role["Role"]["Arn"]
+
+
+def _published_versions(lam: Any, function: str) -> list[int]:
+    versions: list[int] = []
+    for page in lam.get_paginator("list_versions_by_function").paginate(FunctionName=function):
+        versions += [int(v["Version"]) for v in page["Versions"] if v["Version"] != "$LATEST"]
+    return sorted(versions)
+
+
+def _ensure_function(lam: Any, function: str, role_arn: str, log: Callable[[str], None]) -> None:
+    try:
+        lam.get_function(FunctionName=function)
+    except lam.exceptions.ResourceNotFoundException:
+        lam.create_function(
+            FunctionName=function,
+            Runtime=RUNTIME,
+            Role=role_arn,
+            Handler="index.handler",
+            Code={"ZipFile": _zip(function, 1)},
+            Description=f"sandbox {function}",
+            Timeout=30,
+            MemorySize=128,
+            Publish=False,
+        )
+    versions = _published_versions(lam, function)
+    while len(versions) < VERSIONS:
+        number = len(versions) + 1
+        if versions:
+            lam.update_function_code(FunctionName=function, ZipFile=_zip(function, number))
+        lam.publish_version(FunctionName=function, Description=f"sandbox version {number}")
+        versions = _published_versions(lam, function)
+
+    target = str(VERSIONS)
+    try:
+        alias = lam.get_alias(FunctionName=function, Name=ALIAS)
+    except lam.exceptions.ResourceNotFoundException:
+        lam.create_alias(FunctionName=function, Name=ALIAS, FunctionVersion=target)
+        action = "created"
+    else:
+        if alias["FunctionVersion"] != target:
+            lam.update_alias(FunctionName=function, Name=ALIAS, FunctionVersion=target)
+            action = f"moved from {alias['FunctionVersion']}"
+        else:
+            action = "unchanged"
+    log(f"lambda {function}: versions {', '.join(map(str, versions))}; alias {ALIAS} -> {target} ({action})")
+
+
+def seed_aws(endpoint_url: str, region: str, log: Callable[[str], None] = print) -> None:
+    iam, lam = _clients(endpoint_url, region)
+    role_arn = _ensure_role(iam)
+    log(f"iam role {ROLE_NAME}: ready")
+    for function in FUNCTIONS:
+        _ensure_function(lam, function, role_arn, log)

@@ -1,0 +1,146 @@
+"""Fault injection: runtime knobs and per-path rules (latency, errors, hangs, dropped connections)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import random
+from collections.abc import Awaitable, Callable
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .asgi import buffer_request
+from .models import HealthStatus
+
+# Scope extension set by server.DroppableH11Protocol: an async callable that closes the TCP connection.
+DROP_EXTENSION = "sandbox.drop_connection"
+UNFAULTED_PREFIX = "/_sandbox"
+
+
+class FaultRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(description="Path prefix the rule applies to, e.g. /admin/feature-flags")
+    method: str = Field(default="*", description="HTTP method, or * for any")
+    latency_ms: float = Field(default=0, ge=0, le=600_000)
+    error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    error_status: int = Field(default=503, ge=400, le=599)
+    retry_after: int | None = Field(default=None, ge=0, description="Seconds; sets Retry-After on injected errors")
+    timeout_seconds: float | None = Field(default=None, ge=0, le=3600, description="Hang this long before answering")
+    drop: StrictBool = Field(default=False, description="Close the TCP connection without any HTTP response")
+    count: int | None = Field(default=None, ge=1, description="Apply to the next N matching requests only")
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("path must start with /")
+        return value
+
+    @field_validator("method")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    def matches(self, method: str, path: str) -> bool:
+        return path.startswith(self.path) and self.method in ("*", method.upper())
+
+
+class FaultConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    recover_after_seconds: float | None = Field(
+        default=None, ge=0, description="/health is unhealthy until N s after the latest rollback action"
+    )
+    health_status: HealthStatus | None = Field(default=None, description="Force the /health verdict")
+    routing_converge_seconds: float = Field(default=0, ge=0, le=3600)
+    deploy_seconds: float = Field(default=1.0, ge=0, le=3600)
+    deploy_fail: StrictBool = False
+    rules: list[FaultRule] = []
+
+
+class FaultConfigPatch(FaultConfig):
+    """PATCH /_sandbox/faults: same shape, but only the keys present replace the live values (rules as a whole)."""
+
+
+class FaultState:
+    """The live fault configuration. Mutated only on the event loop (the middleware and the async
+    /_sandbox/faults endpoints), so no locking is needed; endpoint threads only read `config`."""
+
+    def __init__(self, config: FaultConfig | None = None, rng: Callable[[], float] = random.random) -> None:
+        self.config = config or FaultConfig()
+        self._rng = rng
+
+    def replace(self, config: FaultConfig) -> None:
+        self.config = config
+
+    def patch(self, patch: FaultConfigPatch) -> None:
+        merged = self.config.model_dump() | patch.model_dump(exclude_unset=True)
+        self.config = FaultConfig.model_validate(merged)
+
+    def take_rule(self, method: str, path: str) -> FaultRule | None:
+        """First matching rule (a copy), consuming one use of a counted rule."""
+        for rule in self.config.rules:
+            if not rule.matches(method, path):
+                continue
+            taken = rule.model_copy()
+            if rule.count is not None:
+                rule.count -= 1
+                if rule.count == 0:
+                    self.config.rules.remove(rule)
+            return taken
+        return None
+
+    def roll(self, rate: float) -> bool:
+        return rate > 0 and self._rng() < rate
+
+
+class ConnectionDropUnsupported(RuntimeError):
+    """The server in use cannot drop connections (only `python -m sandbox api` can)."""
+
+
+async def _send_injected_error(send: Send, rule: FaultRule) -> None:
+    body = json.dumps(
+        {"error": "injected_fault", "detail": f"sandbox fault rule for {rule.path} ({rule.error_status})"}
+    )
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if rule.retry_after is not None:
+        headers.append((b"retry-after", str(math.ceil(rule.retry_after)).encode()))
+    await send({"type": "http.response.start", "status": rule.error_status, "headers": headers})
+    await send({"type": "http.response.body", "body": body.encode()})
+
+
+class FaultMiddleware:
+    """Outermost middleware: faults act before auth, state and the change log, like a broken load balancer."""
+
+    def __init__(self, app: ASGIApp, faults: FaultState) -> None:
+        self.app = app
+        self.faults = faults
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(UNFAULTED_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        rule = self.faults.take_rule(scope["method"], scope["path"])
+        if rule is None:
+            await self.app(scope, receive, send)
+            return
+        if rule.latency_ms:
+            await asyncio.sleep(rule.latency_ms / 1000)
+        if rule.drop:
+            drop: Callable[[], Awaitable[None]] | None = (scope.get("extensions") or {}).get(DROP_EXTENSION)
+            if drop is None:
+                raise ConnectionDropUnsupported("drop faults need the sandbox server (python -m sandbox api)")
+            await drop()
+            return
+        if rule.timeout_seconds:
+            # After the hang the request is served normally: the client has given up, but the write happens,
+            # which is exactly the case idempotency keys exist for. So the body is read before hanging.
+            _, receive = await buffer_request(receive)
+            await asyncio.sleep(rule.timeout_seconds)
+        if self.faults.roll(rule.error_rate):
+            await _send_injected_error(send, rule)
+            return
+        await self.app(scope, receive, send)

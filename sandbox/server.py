@@ -1,0 +1,71 @@
+"""Run the admin API under uvicorn on 127.0.0.1, with a protocol that can drop connections."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from .faults import DROP_EXTENSION
+
+HOST = "127.0.0.1"
+
+
+class DroppableH11Protocol(H11Protocol):
+    """h11 protocol whose requests carry a `sandbox.drop_connection` scope extension.
+
+    ASGI gives an app no way to close the socket without a response (uvicorn answers 500 when the app
+    returns without one), so the per-connection protocol hands the app a callable that aborts its transport.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        inner = self.app
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            extensions = scope.get("extensions") or {}
+            scope["extensions"] = {**extensions, DROP_EXTENSION: self._drop}
+            await inner(scope, receive, send)
+
+        self.app = app
+
+    async def _drop(self) -> None:
+        self.transport.abort()
+        # connection_lost runs on a later loop iteration; once it has, the request cycle is marked
+        # disconnected and uvicorn will not try to send its "returned without a response" 500.
+        for _ in range(100):
+            if self.cycle is None or self.cycle.disconnected:
+                return
+            await asyncio.sleep(0)
+
+
+def bind_socket(port: int) -> socket.socket:
+    """Bind 127.0.0.1:port now, so a busy port is reported before uvicorn starts."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((HOST, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(app: FastAPI, sock: socket.socket, log_level: str = "info") -> None:
+    config = uvicorn.Config(
+        app,
+        http=DroppableH11Protocol,
+        log_level=log_level,
+        lifespan="on",
+        # A request hanging on a timeout fault must not hold up shutdown for long.
+        timeout_graceful_shutdown=2,
+    )
+    logging.getLogger("uvicorn.error").info("sandbox admin API on http://%s:%d", HOST, sock.getsockname()[1])
+    uvicorn.Server(config).run(sockets=[sock])

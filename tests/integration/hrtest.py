@@ -1,0 +1,183 @@
+"""Integration helpers: the real sandbox process and the real ansible-playbook."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http(method: str, url: str, token: str | None = None, body: Any = None, timeout: float = 10) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        return exc.code, json.loads(raw) if raw else None
+
+
+class Sandbox:
+    """A `python -m sandbox api` process on a free loopback port."""
+
+    def __init__(self, state_dir: Path, extra_args: list[str] | None = None):
+        self.port = free_port()
+        self.token = "itest-" + secrets.token_hex(12)
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.state_dir = state_dir
+        self.log = open(state_dir / "api.log", "ab")  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sandbox", "api", "--port", str(self.port), "--token", self.token,
+             "--state-dir", str(state_dir), *(extra_args or [])],
+            cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.wait_ready()
+
+    def wait_ready(self, deadline: float = 20) -> None:
+        end = time.monotonic() + deadline
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"sandbox exited with {self.proc.returncode}; see {self.state_dir / 'api.log'}")
+            try:
+                if http("GET", f"{self.base}/health", timeout=1)[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("sandbox did not answer /health in time")
+
+    def get(self, path: str) -> Any:
+        status, body = http("GET", self.base + path, self.token)
+        assert status == 200, (path, status, body)
+        return body
+
+    def flags(self) -> dict[str, bool]:
+        return {name: doc["enabled"] for name, doc in self.get("/admin/feature-flags")["flags"].items()}
+
+    def changes(self) -> list[dict[str, Any]]:
+        return self.get("/_sandbox/changes")["changes"]
+
+    def reset(self) -> None:
+        status, body = http("POST", f"{self.base}/_sandbox/reset")
+        assert status == 200, body
+        self.set_faults({})
+
+    def set_faults(self, faults: dict[str, Any]) -> None:
+        status, body = http("PUT", f"{self.base}/_sandbox/faults", body=faults)
+        assert status == 200, body
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.log.close()
+
+
+@dataclass
+class PlaybookRun:
+    rc: int
+    stdout: str
+    stderr: str
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def by_action(self, action: str) -> list[dict[str, Any]]:
+        return [t for t in self.tasks if t["action"] == action]
+
+    def changed_actions(self) -> list[str]:
+        return [t["action"] for t in self.tasks if t["changed"]]
+
+
+@dataclass
+class Runner:
+    tmp_path: Path
+    sandbox: Sandbox
+    host_vars: dict[str, Any] = field(default_factory=dict)
+    runs: int = 0
+
+    @property
+    def state_dir(self) -> Path:
+        return self.tmp_path / "state"
+
+    def inventory(self, **overrides: Any) -> Path:
+        host = {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+            "hybrid_routing_api_base": self.sandbox.base,
+            "hybrid_routing_validate_certs": False,
+            "hybrid_routing_state_dir": str(self.state_dir),
+            "hybrid_routing_operator": "itest-operator",
+        }
+        host.update(self.host_vars)
+        host.update(overrides)
+        path = self.tmp_path / f"inventory-{self.runs}.yml"
+        path.write_text(yaml.safe_dump({"all": {"hosts": {"itest": host}}}))
+        return path
+
+    def run(self, playbook: str, *args: str, env: dict[str, str] | None = None, token: str | None = "default",
+            inventory_vars: dict[str, Any] | None = None, timeout: float = 300) -> PlaybookRun:
+        self.runs += 1
+        record = self.tmp_path / f"tasks-{self.runs}.jsonl"
+        full_env = dict(os.environ)
+        full_env.pop("ADMIN_TOKEN", None)
+        full_env.pop("SLACK_WEBHOOK_URL", None)
+        full_env.update({
+            "PATH": f"{BIN}:{full_env.get('PATH', '')}",
+            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+            "ANSIBLE_COLLECTIONS_PATH": os.environ["HR_TEST_COLLECTIONS_ROOT"],
+            "ANSIBLE_CALLBACK_PLUGINS": str(HERE / "callback_plugins"),
+            "ANSIBLE_CALLBACKS_ENABLED": "task_record",
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_LOCAL_TEMP": str(self.tmp_path / "ansible-tmp"),
+            "HR_TASK_RECORD": str(record),
+        })
+        if token == "default":
+            full_env["ADMIN_TOKEN"] = self.sandbox.token
+        elif token:
+            full_env["ADMIN_TOKEN"] = token
+        full_env.update(env or {})
+        target = playbook if "." in playbook and "/" not in playbook else str(REPO / playbook)
+        cmd = [str(BIN / "ansible-playbook"), target, "-i", str(self.inventory(**(inventory_vars or {}))), *args]
+        started = time.monotonic()
+        proc = subprocess.run(cmd, cwd=self.tmp_path, env=full_env, capture_output=True, text=True, timeout=timeout,
+                              check=False)
+        seconds = time.monotonic() - started
+        tasks = [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
+        return PlaybookRun(proc.returncode, proc.stdout, proc.stderr, tasks, seconds)
+
+
