@@ -42,3 +42,11 @@ git ls-files -z --cached --others --exclude-standard \
 
 step "pytest"
 python -m pytest -q -p no:cacheprovider "$@"
+
+step "ansible-core 2.18 compatibility (Level 1 end to end with the older core)"
+if [ ! -x .venv-ansible218/bin/ansible-playbook ]; then
+  python3 -m venv .venv-ansible218
+  .venv-ansible218/bin/python -m pip install --quiet --disable-pip-version-check "ansible-core>=2.18,<2.19" -r requirements.txt
+fi
+HR_ANSIBLE_BIN="$REPO/.venv-ansible218/bin" python -m pytest -q -p no:cacheprovider tests/integration/test_level1.py \
+  -k "check_real_check_real or wrong_token or fqcn"

@@ -20,7 +20,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-BIN = Path(sys.executable).parent
+# HR_ANSIBLE_BIN runs the playbooks with another ansible-core (the 2.18 compatibility pass of scripts/test.sh).
+BIN = Path(os.environ.get("HR_ANSIBLE_BIN") or Path(sys.executable).parent)
 
 
 def free_port() -> int:
@@ -179,5 +180,3 @@ class Runner:
         seconds = time.monotonic() - started
         tasks = [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
         return PlaybookRun(proc.returncode, proc.stdout, proc.stderr, tasks, seconds)
-
-
