@@ -16,6 +16,11 @@ attributes:
   idempotent:
     description: >-
       When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+"""
+
+    ADMIN_API = r"""
+options: {}
+attributes:
   action_group:
     description: >-
       Use C(group/matbakh.hybrid_routing.admin_api) in C(module_defaults) to set the connection options once.

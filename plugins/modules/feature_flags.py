@@ -18,6 +18,7 @@ author:
 extends_documentation_fragment:
   - matbakh.hybrid_routing.connection
   - matbakh.hybrid_routing.attributes
+  - matbakh.hybrid_routing.attributes.admin_api
 attributes:
   check_mode:
     support: full
@@ -80,6 +81,7 @@ diff:
 from typing import Any
 
 from ansible.module_utils.parsing.convert_bool import boolean
+
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import (
     AdminAPIModule,
 )

@@ -20,6 +20,7 @@ author:
 extends_documentation_fragment:
   - matbakh.hybrid_routing.connection
   - matbakh.hybrid_routing.attributes
+  - matbakh.hybrid_routing.attributes.admin_api
 attributes:
   check_mode:
     support: full

@@ -20,6 +20,7 @@ author:
 extends_documentation_fragment:
   - matbakh.hybrid_routing.connection
   - matbakh.hybrid_routing.attributes
+  - matbakh.hybrid_routing.attributes.admin_api
 attributes:
   check_mode:
     support: full
@@ -89,16 +90,11 @@ samples:
   sample: [{"at": 0.0, "status": "unhealthy", "failing": ["incident"]}, {"at": 0.5, "status": "healthy", "failing": []}]
 """
 
-import time
 from typing import Any
 
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import (
-    AdminAPIModule,
-)
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import (
-    ServerError,
-    UnreachableError,
-)
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import AdminAPIModule
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import ServerError, UnreachableError
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._poll import poll_until
 
 
 def _failing_checks(health: dict[str, Any]) -> list[str]:
@@ -121,36 +117,36 @@ class HealthWaiter:
         frame.api.http.retries = 0
         frame.api.http.timeout = min(frame.api.http.timeout, max(self.interval * 4, 2.0))
 
-    def _sample(self, started: float) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        at = round(time.monotonic() - started, 3)
+    def _read(self) -> Any:
+        """The health document, or the error that stood in for it; a poll never raises on a missed answer."""
         try:
-            health = self.frame.api.health()
+            return self.frame.api.health()
         except (UnreachableError, ServerError) as exc:
-            return {"at": at, "status": "unreachable", "error": str(exc)}, None
-        status = health.get("status", "unknown") if isinstance(health, dict) else "unknown"
-        return {"at": at, "status": status, "failing": _failing_checks(health)}, health
+            return exc
+
+    def _is_wanted(self, value: Any) -> bool:
+        return isinstance(value, dict) and value.get("status") in self.wanted
 
     def run(self) -> dict[str, Any]:
-        started = time.monotonic()
-        deadline = started + self.wait_timeout
         samples: list[dict[str, Any]] = []
-        last_health: dict[str, Any] | None = None
-        while True:
-            sample, health = self._sample(started)
-            samples.append(sample)
-            last_health = health if health is not None else last_health
-            now = time.monotonic()
-            if sample["status"] in self.wanted or now >= deadline:
-                break
-            time.sleep(min(self.interval, deadline - now))
+        last_health: list[dict[str, Any]] = []
+
+        def record(at: float, value: Any) -> None:
+            if isinstance(value, dict):
+                last_health[:] = [value]
+                samples.append({"at": at, "status": value.get("status", "unknown"), "failing": _failing_checks(value)})
+            else:
+                samples.append({"at": at, "status": "unreachable", "error": str(value)})
+
+        poll_until(self._read, self._is_wanted, self.wait_timeout, self.interval, record)
         result: dict[str, Any] = {
             "changed": False,
             "status": samples[-1]["status"],
             "elapsed": samples[-1]["at"],
             "samples": samples,
         }
-        if last_health is not None:
-            result["health"] = last_health
+        if last_health:
+            result["health"] = last_health[0]
         if self.wait_timeout > 0 and result["status"] not in self.wanted:
             failing = ", ".join(samples[-1].get("failing") or []) or samples[-1].get("error", "")
             self.frame.fail(

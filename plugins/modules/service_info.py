@@ -18,6 +18,7 @@ author:
 extends_documentation_fragment:
   - matbakh.hybrid_routing.connection
   - matbakh.hybrid_routing.attributes
+  - matbakh.hybrid_routing.attributes.admin_api
   - matbakh.hybrid_routing.attributes.READ_ONLY
 options:
   gather:

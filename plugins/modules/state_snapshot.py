@@ -15,12 +15,19 @@ description:
   - The snapshot holds the state before the first rollback of an incident. When O(path) already holds a snapshot of
     the same environment, it is kept and returned unchanged (no API read), so re-running or escalating a rollback
     never overwrites the pre-incident state with an already rolled back one. O(force=true) replaces it.
+  - With O(lambda_functions), it also records where each function's alias points and the published version before
+    it; a kept snapshot that lacks a function gets it added (Levels 1 and 2 do not touch Lambda, so that is still the
+    pre-incident state).
+  - O(state=archived) renames the snapshot to C(snapshot-<taken_at>-restored.json) once a roll-forward restored it,
+    so the next incident starts a new one.
   - The file is written atomically with mode 0600; it holds no credentials.
 author:
   - matbakh platform team (@matbakh)
 extends_documentation_fragment:
   - matbakh.hybrid_routing.connection
+  - matbakh.hybrid_routing.aws
   - matbakh.hybrid_routing.attributes
+  - matbakh.hybrid_routing.attributes.admin_api
 attributes:
   check_mode:
     support: full
@@ -31,6 +38,20 @@ attributes:
     support: full
     details: An existing snapshot is kept, so a second run reports no change.
 options:
+  state:
+    description: V(present) takes or keeps the snapshot; V(archived) sets a restored snapshot aside.
+    type: str
+    choices: [present, archived]
+    default: present
+  lambda_functions:
+    description: Lambda functions whose O(lambda_alias) to record (the C(aws_lambda_alias) release strategy).
+    type: list
+    elements: str
+    default: []
+  lambda_alias:
+    description: Alias recorded for each of O(lambda_functions).
+    type: str
+    default: live
   path:
     description: Snapshot file. Parent directories are created (mode 0700).
     type: path
@@ -67,8 +88,9 @@ snapshot:
     flags: {"hybrid_routing": true}
     routing: {"mode": "hybrid", "weights": {"direct": 70, "mcp": 30}}
     release: {"current": "2025.01.14-2", "previous": "2025.01.10-1"}
+    lambda: {"alias": "live", "functions": {"hybrid-router": {"version": "3", "previous": "2"}}}
 path:
-  description: The snapshot file.
+  description: The snapshot file (after O(state=archived), where it was moved to).
   returned: success
   type: str
   sample: /var/lib/matbakh/prod/snapshot.json
@@ -85,8 +107,16 @@ import tempfile
 import time
 from typing import Any
 
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import (
-    AdminAPIModule,
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import AdminAPIModule
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._aws import (
+    AWS_ARGSPEC,
+    BOTO3_IMPORT_ERROR,
+    HAS_BOTO3,
+    AWSError,
+    alias_state,
+    lambda_client,
 )
 
 SCHEMA_VERSION = 1
@@ -163,11 +193,58 @@ class SnapshotManager:
             "release": {"current": releases.get("current"), "previous": releases.get("previous")},
         }
 
+    def _lambda_section(self, existing: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The lambda part with every requested function, reading only those the snapshot lacks; None if complete."""
+        params = self.frame.params
+        wanted = params["lambda_functions"]
+        if not wanted:
+            return None
+        section = dict((existing or {}).get("lambda") or {"alias": params["lambda_alias"], "functions": {}})
+        if section.get("alias") != params["lambda_alias"]:
+            self.frame.fail(
+                f"Snapshot {self.path} recorded Lambda alias {section.get('alias')!r}, not {params['lambda_alias']!r}"
+            )
+        missing = [name for name in wanted if name not in section["functions"]]
+        if not missing:
+            return None
+        if not HAS_BOTO3:
+            self.frame.module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
+        try:
+            client = lambda_client(params)
+            functions = dict(section["functions"])
+            for name in missing:
+                functions[name] = alias_state(client, name, params["lambda_alias"])
+        except AWSError as exc:
+            self.frame.fail(f"{exc}. Nothing was written.")
+        return dict(section, functions=functions)
+
+    def archive(self) -> dict[str, Any]:
+        if not os.path.exists(self.path):
+            return {"changed": False, "path": self.path, "snapshot": None, "kept": False}
+        existing = self._existing() or {}
+        stamp = str(existing.get("taken_at", "unknown")).replace(":", "").replace("-", "")
+        target = os.path.join(os.path.dirname(self.path), f"snapshot-{stamp}-restored.json")
+        if not self.frame.check_mode:
+            os.replace(self.path, target)
+        return {"changed": True, "path": target, "snapshot": existing, "kept": False}
+
     def run(self) -> dict[str, Any]:
+        if self.frame.params["state"] == "archived":
+            return self.archive()
         existing = None if self.frame.params["force"] else self._existing()
         if existing is not None:
-            return {"changed": False, "snapshot": existing, "path": self.path, "kept": True}
+            lambda_section = self._lambda_section(existing)
+            if lambda_section is None:
+                return {"changed": False, "snapshot": existing, "path": self.path, "kept": True}
+            snapshot = dict(existing, **{"lambda": lambda_section})
+            return self._write(snapshot, kept=True)
         snapshot = self._take()
+        lambda_section = self._lambda_section(None)
+        if lambda_section is not None:
+            snapshot["lambda"] = lambda_section
+        return self._write(snapshot, kept=False)
+
+    def _write(self, snapshot: dict[str, Any], kept: bool) -> dict[str, Any]:
         before_text = ""
         if self.frame.diff_mode and os.path.exists(self.path):
             with open(self.path, encoding="utf-8") as handle:
@@ -177,7 +254,7 @@ class SnapshotManager:
                 write_atomically(self.path, snapshot)
             except OSError as exc:
                 self.frame.fail(f"Cannot write snapshot {self.path}: {exc.strerror}. Nothing was changed yet.")
-        result: dict[str, Any] = {"changed": True, "snapshot": snapshot, "path": self.path, "kept": False}
+        result: dict[str, Any] = {"changed": True, "snapshot": snapshot, "path": self.path, "kept": kept}
         if self.frame.diff_mode:
             result["diff"] = {
                 "before": before_text,
@@ -189,7 +266,11 @@ class SnapshotManager:
 
 
 def main() -> None:
-    argument_spec = dict(
+    argument_spec = dict(AWS_ARGSPEC)
+    argument_spec.update(
+        state=dict(type="str", choices=["present", "archived"], default="present"),
+        lambda_functions=dict(type="list", elements="str", default=[]),
+        lambda_alias=dict(type="str", default="live"),
         path=dict(type="path", required=True),
         environment=dict(type="str", required=True),
         force=dict(type="bool", default=False),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sandbox_testlib import AUTH
 
 HYBRID_FLAGS = ["hybrid_routing", "direct_bedrock", "intelligent_routing", "bedrock_support_mode"]

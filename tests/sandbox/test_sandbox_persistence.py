@@ -34,10 +34,10 @@ def test_state_survives_app_recreation(make_client, tmp_path: Path):
 
 def test_custom_seed_file(tmp_path: Path):
     from fastapi.testclient import TestClient
-    from sandbox_testlib import AUTH, TOKEN
 
     from sandbox.app import Settings, create_app
     from sandbox.seed import load_seed
+    from sandbox_testlib import AUTH, TOKEN
 
     seed_file = tmp_path / "seed.yml"
     seed_file.write_text(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import requests
+
 from sandbox_testlib import TOKEN, free_port, run_cli, wait_for
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
+
 from sandbox_testlib import free_port, run_cli
 
 REGION = "eu-central-1"

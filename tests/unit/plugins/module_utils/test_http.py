@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils import _http
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import (
     AuthError,

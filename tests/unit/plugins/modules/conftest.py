@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
+
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils import _admin_api
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import ConflictError
 

@@ -7,6 +7,7 @@ import os
 import stat
 
 import pytest
+
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import UnreachableError
 from ansible_collections.matbakh.hybrid_routing.plugins.modules import (
     feature_flags,
