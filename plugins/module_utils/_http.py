@@ -80,6 +80,18 @@ class _DeadlineRetry(Retry):  # type: ignore[misc,valid-type]
             return True
         return bool(super().is_exhausted())
 
+    def sleep(self, response: Any = None) -> None:
+        """Back off (or honour Retry-After), but never past the deadline: a long Retry-After ends the call."""
+        wanted = None
+        if self.respect_retry_after_header and response is not None:
+            wanted = self.get_retry_after(response)
+        if wanted is None:
+            wanted = self.get_backoff_time()
+        if self.deadline is not None:
+            wanted = min(wanted, max(0.0, self.deadline - time.monotonic()))
+        if wanted > 0:
+            time.sleep(wanted)
+
 
 def validate_base_url(base_url: str | None, option: str = "api_base") -> str:
     """Return base_url without a trailing slash, or raise ValueError saying what is wrong with it."""
@@ -127,10 +139,7 @@ class HTTPClient:
         secret_url: bool = False,
     ):
         self.base_url = validate_base_url(base_url) if base_url else ""
-        self.timeout = timeout
-        self.retries = max(0, retries)
-        # Default budget: every attempt may use its full timeout, plus the capped backoff between them.
-        self.total_timeout = total_timeout if total_timeout is not None else timeout * (self.retries + 1) + 10
+        self.set_limits(timeout, retries, total_timeout)
         self.service_name = service_name
         # Webhook URLs carry their credential in the path: messages then show scheme and host only.
         self.secret_url = secret_url
@@ -157,6 +166,16 @@ class HTTPClient:
             raise_on_status=False,
             raise_on_redirect=False,
         )
+
+    def set_limits(self, timeout: float, retries: int, total_timeout: float | None = None) -> None:
+        """Per-attempt timeout, retry count and the wall-clock budget of one logical request."""
+        self.timeout = timeout
+        self.retries = max(0, retries)
+        # Default budget: every attempt may use its full timeout, plus the capped backoff between them.
+        self.total_timeout = total_timeout if total_timeout is not None else timeout * (self.retries + 1) + 10
+        if hasattr(self, "_retry_settings"):
+            self._retry_settings.update(total=self.retries, connect=self.retries, read=self.retries,
+                                        status=self.retries)
 
     def _arm_retries(self) -> None:
         """Each logical request gets a fresh retry budget and deadline."""

@@ -15,6 +15,9 @@ description:
   - A lease held by someone else fails at once, saying who holds it, why and since when, unless O(takeover=true),
     which replaces it; the service records the takeover.
   - An expired lease is free; the TTL is how long a crashed run can block others.
+  - The same O(holder) takes over its own lease at once when the run that took it is gone (killed or crashed): the
+    lease names the controller host and the C(ansible-playbook) process that took it, and only a lease whose process
+    still runs on this host refuses a second run of the same holder.
 author:
   - matbakh platform team (@matbakh)
 extends_documentation_fragment:
@@ -82,6 +85,11 @@ previous:
   returned: success
   type: dict
   sample: {"held": true, "holder": "bob", "reason": "drill"}
+took_over_own:
+  description: Whether a stale lease of the same holder (its run gone) was taken over.
+  returned: when O(state=present)
+  type: bool
+  sample: false
 taken_over:
   description: Whether a lease of someone else was replaced.
   returned: when O(state=present)
@@ -89,12 +97,58 @@ taken_over:
   sample: false
 """
 
+import os
+import re
+import socket
 from typing import Any
 
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import (
     AdminAPIModule,
 )
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import ConflictError
+
+RUN_MARKER = re.compile(r"\[run (?P<host>[^\]\s]+) pid (?P<pid>\d+)\]")
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def playbook_pid() -> int | None:
+    """The main ansible-playbook process this module runs under (local connection), if it can be found.
+
+    Task workers are forks of it with the same command line, so the outermost one is the run.
+    """
+    found = None
+    pid = os.getppid()
+    for _ in range(12):
+        if pid <= 1:
+            break
+        if "ansible-playbook" in _cmdline(pid):
+            found = pid
+        elif found is not None:
+            break
+        pid = _parent(pid)
+    return found
+
+
+def run_alive(marker: re.Match[str] | None) -> bool:
+    """Whether the run named by a lease marker still runs here; a run on another host is taken as gone."""
+    if marker is None or marker["host"] != socket.gethostname():
+        return False
+    return "ansible-playbook" in _cmdline(int(marker["pid"]))
 
 
 def describe_lease(lock: dict[str, Any]) -> str:
@@ -111,6 +165,8 @@ class RollbackLockManager:
         self.frame = frame
         params = frame.params
         self.holder: str = params["holder"]
+        pid = playbook_pid()
+        self.marker = f"[run {socket.gethostname()} pid {pid}]" if pid else ""
         if not self.holder.strip():
             frame.fail("holder is empty: set hybrid_routing_operator to who runs the rollback")
         if params["ttl_seconds"] <= 0:
@@ -118,6 +174,12 @@ class RollbackLockManager:
 
     def _held_by_other(self, lock: dict[str, Any]) -> bool:
         return bool(lock.get("held")) and lock.get("holder") != self.holder
+
+    def _own_run_alive(self, lock: dict[str, Any]) -> bool:
+        if not lock.get("held") or lock.get("holder") != self.holder:
+            return False
+        marker = RUN_MARKER.search(lock.get("reason") or "")
+        return bool(marker) and marker.group(0) != self.marker and run_alive(marker)
 
     def _refuse(self, lock: dict[str, Any]) -> None:
         self.frame.fail(
@@ -132,20 +194,26 @@ class RollbackLockManager:
         takeover = params["takeover"]
         if self._held_by_other(before) and not takeover:
             self._refuse(before)
+        if self._own_run_alive(before) and not takeover:
+            self.frame.fail(
+                f"The rollback lock is {describe_lease(before)}: another run of yours that is still going on this "
+                "controller. Let it finish (or stop it; a lock whose run is gone is taken over at once).",
+                lock=before,
+            )
         taken_over = self._held_by_other(before)
+        took_over_own = bool(before.get("held")) and not taken_over
+        reason = f"{params['reason']} {self.marker}".strip()
         if self.frame.check_mode:
-            after = {
-                "held": True, "holder": self.holder, "reason": params["reason"], "ttl_seconds": params["ttl_seconds"]
-            }
+            after = {"held": True, "holder": self.holder, "reason": reason, "ttl_seconds": params["ttl_seconds"]}
         else:
             try:
-                answer = self.frame.api.acquire_lock(self.holder, params["reason"], params["ttl_seconds"], takeover)
+                answer = self.frame.api.acquire_lock(self.holder, reason, params["ttl_seconds"], takeover)
             except ConflictError as exc:
                 lock = exc.body.get("lock") if isinstance(exc.body, dict) else None
                 self._refuse(lock or before)
             after = dict(answer.get("lock") or {}, held=True)
             taken_over = bool(answer.get("taken_over", taken_over))
-        return self._result(True, before, after, taken_over=taken_over)
+        return self._result(True, before, after, taken_over=taken_over, took_over_own=took_over_own)
 
     def absent(self) -> dict[str, Any]:
         before = self.frame.api.lock()

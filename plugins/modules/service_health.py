@@ -113,9 +113,9 @@ class HealthWaiter:
             frame.fail(
                 f"wait_timeout must be >= 0 and interval > 0 (got {self.wait_timeout:g} and {self.interval:g})"
             )
-        # A poll must not outlast the remaining budget; one quick attempt per poll, the loop is the retry.
-        frame.api.http.retries = 0
-        frame.api.http.timeout = min(frame.api.http.timeout, max(self.interval * 4, 2.0))
+        # One quick attempt per poll: the poll loop is the retry, so a poll never outlasts the deadline by much.
+        per_poll = min(frame.api.http.timeout, max(self.interval * 4, 2.0))
+        frame.api.http.set_limits(per_poll, retries=0, total_timeout=per_poll)
 
     def _read(self) -> Any:
         """The health document, or the error that stood in for it; a poll never raises on a missed answer."""

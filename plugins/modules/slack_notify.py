@@ -99,12 +99,12 @@ def post_message(module: AnsibleModule) -> dict[str, Any]:
     payload: dict[str, Any] = {"text": params["text"]}
     if params["blocks"]:
         payload["blocks"] = params["blocks"]
-    if module.check_mode:
-        return {"changed": False, "sent": False, "payload": payload}
     try:
         url = validate_base_url(params["webhook_url"], option="webhook_url")
     except ValueError:
         module.fail_json(msg="webhook_url is not a valid http(s) URL; give the full incoming webhook URL")
+    if module.check_mode:
+        return {"changed": False, "sent": False, "payload": payload}
     client = HTTPClient(
         "",
         timeout=params["timeout"],

@@ -61,9 +61,17 @@ options:
     type: str
     required: true
   force:
-    description: Replace an existing snapshot with the current state.
+    description:
+      - Start a new snapshot even though one exists. The old one is kept aside as
+        C(snapshot-<taken_at>-superseded.json), never deleted.
     type: bool
     default: false
+  max_age_seconds:
+    description:
+      - A kept snapshot older than this is set aside (as with O(force)) and a new one taken, so a snapshot left over
+        from an old incident that was never rolled forward does not stand for today's state. V(0) keeps any age.
+    type: float
+    default: 0
 """
 
 EXAMPLES = r"""
@@ -94,6 +102,11 @@ path:
   returned: success
   type: str
   sample: /var/lib/matbakh/prod/snapshot.json
+superseded:
+  description: Where an older snapshot was set aside (O(force) or O(max_age_seconds)), or null.
+  returned: success
+  type: str
+  sample: /var/lib/matbakh/prod/snapshot-20261101T120000Z-superseded.json
 kept:
   description: Whether an existing snapshot was kept instead of taking a new one.
   returned: success
@@ -101,6 +114,7 @@ kept:
   sample: false
 """
 
+import calendar
 import json
 import os
 import tempfile
@@ -162,6 +176,7 @@ class SnapshotManager:
         self.frame = frame
         self.path: str = frame.params["path"]
         self.environment: str = frame.params["environment"]
+        self.superseded: str | None = None
 
     def _existing(self) -> dict[str, Any] | None:
         if not os.path.exists(self.path):
@@ -218,30 +233,48 @@ class SnapshotManager:
             self.frame.fail(f"{exc}. Nothing was written.")
         return dict(section, functions=functions)
 
-    def archive(self) -> dict[str, Any]:
-        if not os.path.exists(self.path):
-            return {"changed": False, "path": self.path, "snapshot": None, "kept": False}
-        existing = self._existing() or {}
+    def _set_aside(self, existing: dict[str, Any], suffix: str) -> str:
         stamp = str(existing.get("taken_at", "unknown")).replace(":", "").replace("-", "")
-        target = os.path.join(os.path.dirname(self.path), f"snapshot-{stamp}-restored.json")
+        target = os.path.join(os.path.dirname(self.path), f"snapshot-{stamp}-{suffix}.json")
         if not self.frame.check_mode:
             os.replace(self.path, target)
-        return {"changed": True, "path": target, "snapshot": existing, "kept": False}
+        return target
+
+    def archive(self) -> dict[str, Any]:
+        if not os.path.exists(self.path):
+            return {"changed": False, "path": self.path, "snapshot": None, "kept": False, "superseded": None}
+        existing = self._existing() or {}
+        target = self._set_aside(existing, "restored")
+        return {"changed": True, "path": target, "snapshot": existing, "kept": False, "superseded": None}
+
+    def _too_old(self, existing: dict[str, Any]) -> bool:
+        max_age = self.frame.params["max_age_seconds"]
+        try:
+            taken = calendar.timegm(time.strptime(existing["taken_at"], "%Y-%m-%dT%H:%M:%SZ"))
+        except (KeyError, TypeError, ValueError):
+            return max_age > 0
+        return max_age > 0 and time.time() - taken > max_age
 
     def run(self) -> dict[str, Any]:
         if self.frame.params["state"] == "archived":
             return self.archive()
-        existing = None if self.frame.params["force"] else self._existing()
+        existing = self._existing()
+        outdated = None
+        if existing is not None and (self.frame.params["force"] or self._too_old(existing)):
+            outdated, existing = existing, None
         if existing is not None:
             lambda_section = self._lambda_section(existing)
             if lambda_section is None:
-                return {"changed": False, "snapshot": existing, "path": self.path, "kept": True}
+                return {"changed": False, "snapshot": existing, "path": self.path, "kept": True, "superseded": None}
             snapshot = dict(existing, **{"lambda": lambda_section})
             return self._write(snapshot, kept=True)
         snapshot = self._take()
         lambda_section = self._lambda_section(None)
         if lambda_section is not None:
             snapshot["lambda"] = lambda_section
+        if outdated is not None:
+            # Set aside only once the new state has been read, so a failed read leaves the old snapshot in place.
+            self.superseded = self._set_aside(outdated, "superseded")
         return self._write(snapshot, kept=False)
 
     def _write(self, snapshot: dict[str, Any], kept: bool) -> dict[str, Any]:
@@ -254,7 +287,9 @@ class SnapshotManager:
                 write_atomically(self.path, snapshot)
             except OSError as exc:
                 self.frame.fail(f"Cannot write snapshot {self.path}: {exc.strerror}. Nothing was changed yet.")
-        result: dict[str, Any] = {"changed": True, "snapshot": snapshot, "path": self.path, "kept": kept}
+        result: dict[str, Any] = {
+            "changed": True, "snapshot": snapshot, "path": self.path, "kept": kept, "superseded": self.superseded
+        }
         if self.frame.diff_mode:
             result["diff"] = {
                 "before": before_text,
@@ -274,6 +309,7 @@ def main() -> None:
         path=dict(type="path", required=True),
         environment=dict(type="str", required=True),
         force=dict(type="bool", default=False),
+        max_age_seconds=dict(type="float", default=0.0),
     )
     frame = AdminAPIModule(argument_spec, supports_check_mode=True)
     frame.run(SnapshotManager(frame).run)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hrtest import Runner, Sandbox
+from hrtest import Moto, Runner, Sandbox
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +24,17 @@ def api(sandbox):
 @pytest.fixture
 def runner(tmp_path, api):
     return Runner(tmp_path, api)
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory):
+    server = Moto(tmp_path_factory.mktemp("moto"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_server):
+    """moto with the live aliases back on version 3."""
+    moto_server.seed()
+    return moto_server

@@ -118,7 +118,8 @@ class PlaybookRun:
         return self.stdout + self.stderr
 
     def by_action(self, action: str) -> list[dict[str, Any]]:
-        return [t for t in self.tasks if t["action"] == action]
+        """Results of the tasks that ran this module (skipped ones left out)."""
+        return [t for t in self.tasks if t["action"] == action and t["status"] != "skipped"]
 
     def changed_actions(self) -> list[str]:
         return [t["action"] for t in self.tasks if t["changed"]]
@@ -150,13 +151,13 @@ class Runner:
         path.write_text(yaml.safe_dump({"all": {"hosts": {"itest": host}}}))
         return path
 
-    def run(self, playbook: str, *args: str, env: dict[str, str] | None = None, token: str | None = "default",
-            inventory_vars: dict[str, Any] | None = None, timeout: float = 300) -> PlaybookRun:
+    def _prepare(self, playbook: str, args: tuple[str, ...], env: dict[str, str] | None, token: str | None,
+                 inventory_vars: dict[str, Any] | None) -> tuple[list[str], dict[str, str], Path]:
         self.runs += 1
         record = self.tmp_path / f"tasks-{self.runs}.jsonl"
         full_env = dict(os.environ)
-        full_env.pop("ADMIN_TOKEN", None)
-        full_env.pop("SLACK_WEBHOOK_URL", None)
+        for name in ("ADMIN_TOKEN", "SLACK_WEBHOOK_URL", "API_BASE"):
+            full_env.pop(name, None)
         full_env.update({
             "PATH": f"{BIN}:{full_env.get('PATH', '')}",
             "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
@@ -174,9 +175,92 @@ class Runner:
         full_env.update(env or {})
         target = playbook if "." in playbook and "/" not in playbook else str(REPO / playbook)
         cmd = [str(BIN / "ansible-playbook"), target, "-i", str(self.inventory(**(inventory_vars or {}))), *args]
+        return cmd, full_env, record
+
+    def run(self, playbook: str, *args: str, env: dict[str, str] | None = None, token: str | None = "default",
+            inventory_vars: dict[str, Any] | None = None, timeout: float = 300) -> PlaybookRun:
+        cmd, full_env, record = self._prepare(playbook, args, env, token, inventory_vars)
         started = time.monotonic()
         proc = subprocess.run(cmd, cwd=self.tmp_path, env=full_env, capture_output=True, text=True, timeout=timeout,
                               check=False)
-        seconds = time.monotonic() - started
+        return self._result(proc.returncode, proc.stdout, proc.stderr, record, time.monotonic() - started)
+
+    def start(self, playbook: str, *args: str, inventory_vars: dict[str, Any] | None = None,
+              env: dict[str, str] | None = None) -> tuple[subprocess.Popen, Path, float]:
+        """Start ansible-playbook in its own process group (so a test can kill it) without waiting."""
+        cmd, full_env, record = self._prepare(playbook, args, env, "default", inventory_vars)
+        proc = subprocess.Popen(cmd, cwd=self.tmp_path, env=full_env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        return proc, record, time.monotonic()
+
+    def finish(self, started: tuple[subprocess.Popen, Path, float], timeout: float = 300) -> PlaybookRun:
+        proc, record, began = started
+        stdout, stderr = proc.communicate(timeout=timeout)
+        return self._result(proc.returncode, stdout, stderr, record, time.monotonic() - began)
+
+    @staticmethod
+    def _result(rc: int, stdout: str, stderr: str, record: Path, seconds: float) -> PlaybookRun:
         tasks = [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
-        return PlaybookRun(proc.returncode, proc.stdout, proc.stderr, tasks, seconds)
+        return PlaybookRun(rc, stdout, stderr, tasks, seconds)
+
+
+def wait_for(condition: Any, timeout: float = 60, interval: float = 0.05) -> Any:
+    """Poll condition() until it returns something truthy; fail the test at the deadline."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+class Moto:
+    """moto in server mode on a free loopback port, seeded by `python -m sandbox aws-seed`."""
+
+    REGION = "eu-central-1"
+    FUNCTIONS = ("hybrid-router", "mcp-gateway")
+
+    def __init__(self, log_dir: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(log_dir / "moto.log", "ab")  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            try:
+                if http("GET", f"{self.url}/moto-api/data.json", timeout=1)[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("moto did not start")
+        self.seed()
+
+    def seed(self) -> None:
+        """(Re)create the functions with versions 1-3 and alias live -> 3."""
+        subprocess.run([sys.executable, "-m", "sandbox", "aws-seed", "--endpoint-url", self.url, "--region",
+                        self.REGION], cwd=REPO, check=True, capture_output=True)
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client("lambda", endpoint_url=self.url, region_name=self.REGION,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def aliases(self) -> dict[str, str]:
+        client = self.client()
+        return {name: client.get_alias(FunctionName=name, Name="live")["FunctionVersion"] for name in self.FUNCTIONS}
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.log.close()

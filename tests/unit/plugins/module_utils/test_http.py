@@ -218,3 +218,20 @@ def test_validate_base_url_strips_trailing_slash():
 
 def test_requests_is_available():
     assert _http.HAS_REQUESTS
+
+
+def test_long_retry_after_is_capped_by_the_deadline(server):
+    server.script = [(503, {"Retry-After": "70"}, {}, 0), (503, {"Retry-After": "70"}, {}, 0)]
+    started = time.monotonic()
+    with pytest.raises(ServerError):
+        client(server.base, retries=3, total_timeout=1.0).request("GET", "/admin/feature-flags")
+    assert time.monotonic() - started < 3
+
+
+def test_set_limits_turns_retries_off(server):
+    server.script = [(503, {}, {}, 0)] * 5
+    http = client(server.base)
+    http.set_limits(1.0, retries=0)
+    with pytest.raises(ServerError, match="after 1 attempts"):
+        http.request("GET", "/health")
+    assert len(server.requests) == 1

@@ -14,6 +14,15 @@ from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http impor
 CONNECTION = {"api_base": "http://127.0.0.1:9", "admin_token": "unit-token-XYZ"}
 
 
+class FakeHttp:
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.retries, self.timeout = 3, 10.0
+
+    def set_limits(self, timeout: float, retries: int, total_timeout: float | None = None) -> None:
+        self.timeout, self.retries = timeout, retries
+
+
 class FakeAdminAPI:
     """In-memory stand-in with the AdminAPI surface; records writes."""
 
@@ -23,7 +32,7 @@ class FakeAdminAPI:
         self.writes: list[tuple[str, Any]] = []
         self.state = FakeAdminAPI.seed()
         self.health_script: list[Any] = []
-        self.http = type("Http", (), {"base_url": api_base, "retries": 3, "timeout": 10.0})()
+        self.http = FakeHttp(api_base)
         FakeAdminAPI.instances.append(self)
 
     @staticmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -237,3 +238,37 @@ def test_slack_bad_url_is_clear_and_secret_free(run_module):
     code, result = run_module(slack_notify, {"webhook_url": "hooks/SECRET", "text": "hi"}, connection=False)
     assert code == 1 and "webhook_url is not a valid" in result["msg"]
     assert "SECRET" not in json.dumps(result)
+
+
+def test_snapshot_force_sets_the_old_one_aside(tmp_path, run_module):
+    path = tmp_path / "snapshot.json"
+    run_module(state_snapshot, {"path": str(path), "environment": "prod", "rollback_id": "rb-old"})
+    code, result = run_module(state_snapshot, {"path": str(path), "environment": "prod", "force": True,
+                                               "rollback_id": "rb-new"})
+    assert code == 0 and result["changed"] is True and result["superseded"].endswith("-superseded.json")
+    assert json.loads(path.read_text())["rollback_id"] == "rb-new"
+    assert json.loads(Path(result["superseded"]).read_text())["rollback_id"] == "rb-old"
+
+
+def test_snapshot_older_than_max_age_is_replaced(tmp_path, run_module):
+    path = tmp_path / "snapshot.json"
+    run_module(state_snapshot, {"path": str(path), "environment": "prod"})
+    old = json.loads(path.read_text())
+    path.write_text(json.dumps(dict(old, taken_at="2020-01-01T00:00:00Z")))
+    code, kept = run_module(state_snapshot, {"path": str(path), "environment": "prod", "max_age_seconds": 0})
+    assert code == 0 and kept["kept"] is True
+    code, fresh = run_module(state_snapshot, {"path": str(path), "environment": "prod", "max_age_seconds": 3600})
+    assert code == 0 and fresh["kept"] is False and fresh["superseded"]
+    assert json.loads(path.read_text())["taken_at"] != "2020-01-01T00:00:00Z"
+
+
+def test_snapshot_archive_moves_the_file(tmp_path, run_module):
+    path = tmp_path / "snapshot.json"
+    run_module(state_snapshot, {"path": str(path), "environment": "prod"})
+    code, result = run_module(state_snapshot, {"path": str(path), "environment": "prod", "state": "archived",
+                                               "_ansible_check_mode": True})
+    assert code == 0 and result["changed"] is True and path.exists()
+    code, result = run_module(state_snapshot, {"path": str(path), "environment": "prod", "state": "archived"})
+    assert code == 0 and not path.exists() and result["path"].endswith("-restored.json")
+    code, again = run_module(state_snapshot, {"path": str(path), "environment": "prod", "state": "archived"})
+    assert code == 0 and again["changed"] is False
