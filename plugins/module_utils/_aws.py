@@ -20,7 +20,12 @@ try:
 except ImportError:
     HAS_BOTO3 = False
     BOTO3_IMPORT_ERROR: str | None = traceback.format_exc()
-    BotoCoreError = ClientError = Exception  # type: ignore[assignment,misc]
+
+    class BotoCoreError(Exception):  # type: ignore[no-redef]
+        """Stand-in so the except clauses below stay valid without botocore."""
+
+    class ClientError(Exception):  # type: ignore[no-redef]
+        """Stand-in so the except clauses below stay valid without botocore."""
 else:
     HAS_BOTO3 = True
     BOTO3_IMPORT_ERROR = None

@@ -41,7 +41,6 @@ options:
     description: Key sent as C(Idempotency-Key); derive it from the rollback so that a re-run reuses it.
     type: str
     required: true
-    no_log: false
   wait_timeout:
     description: Seconds to wait for the deployment to finish; V(0) does not wait.
     type: float

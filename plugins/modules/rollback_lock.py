@@ -15,8 +15,8 @@ description:
   - A lease held by someone else fails at once, saying who holds it, why and since when, unless O(takeover=true),
     which replaces it; the service records the takeover.
   - An expired lease is free; the TTL is how long a crashed run can block others.
-  - The same O(holder) takes over its own lease at once when the run that took it is gone (killed or crashed): the
-    lease names the controller host and the C(ansible-playbook) process that took it, and only a lease whose process
+  - The same O(holder) takes over its own lease at once when the run that took it is gone (killed or crashed). The
+    lease names the controller host and the C(ansible-playbook) process that took it; only a lease whose process
     still runs on this host refuses a second run of the same holder.
 author:
   - matbakh platform team (@matbakh)
@@ -133,7 +133,7 @@ def playbook_pid() -> int | None:
     """
     found = None
     pid = os.getppid()
-    for _ in range(12):
+    for _depth in range(12):
         if pid <= 1:
             break
         if "ansible-playbook" in _cmdline(pid):

@@ -45,6 +45,17 @@ def http(method: str, url: str, token: str | None = None, body: Any = None, time
         return exc.code, json.loads(raw) if raw else None
 
 
+def stop_process(proc: subprocess.Popen) -> None:
+    """SIGTERM the process group a test started, SIGKILL it if it does not go."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
 class Sandbox:
     """A `python -m sandbox api` process on a free loopback port."""
 
@@ -95,13 +106,7 @@ class Sandbox:
         assert status == 200, body
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+        stop_process(self.proc)
         self.log.close()
 
 
@@ -256,11 +261,5 @@ class Moto:
         return {name: client.get_alias(FunctionName=name, Name="live")["FunctionVersion"] for name in self.FUNCTIONS}
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+        stop_process(self.proc)
         self.log.close()

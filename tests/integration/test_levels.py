@@ -251,10 +251,11 @@ def test_rollforward_refuses_a_snapshot_of_another_environment(runner, api):
 @pytest.mark.parametrize(
     "playbook, faults, interrupt_after",
     [
+        ("playbooks/rollback_level1.yml", {"recover_after_seconds": 3}, ("PATCH", "/admin/feature-flags")),
         (LEVEL2, {"routing_converge_seconds": 3}, ("PUT", "/admin/routing")),
         (LEVEL3, {"deploy_seconds": 4}, ("POST", "/admin/releases/rollback")),
     ],
-    ids=["level2-during-traffic-switch", "level3-during-deployment"],
+    ids=["level1-during-verification", "level2-during-traffic-switch", "level3-during-deployment"],
 )
 def test_killed_run_then_rerun_converges(runner, api, playbook, faults, interrupt_after):
     api.set_faults(faults)
@@ -266,7 +267,11 @@ def test_killed_run_then_rerun_converges(runner, api, playbook, faults, interrup
 
     rerun = runner.run(playbook)
     assert rerun.rc == 0, rerun.output
-    assert_level2_state(api)
+    assert "Took over own stale lock" in " ".join(rerun.stdout.split())
+    if playbook in (LEVEL2, LEVEL3):
+        assert_level2_state(api)
+    else:
+        assert not any(api.flags()[name] for name in HYBRID_FLAGS)
     assert api.get("/admin/locks/rollback")["held"] is False
     if playbook == LEVEL3:
         releases = api.get("/admin/releases")
