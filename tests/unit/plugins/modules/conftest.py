@@ -40,7 +40,8 @@ class FakeAdminAPI:
         return {
             "flags": {"hybrid_routing": True, "direct_bedrock": True, "pii_redaction": True},
             "routing": {"mode": "hybrid", "weights": {"direct": 70, "mcp": 30}},
-            "releases": {"current": "r3", "previous": "r2", "history": [{"x": 1}], "deployment": None},
+            "releases": {"current": "r3", "previous": "r2", "available": ["r1", "r2", "r3"], "history": [{"x": 1}],
+                         "deployment": None},
             "lock": {"held": False},
         }
 
@@ -61,7 +62,35 @@ class FakeAdminAPI:
         return self.flags()
 
     def routing(self) -> dict[str, Any]:
-        return dict(self.state["routing"])
+        doc = dict(self.state["routing"])
+        lag = self.state.get("routing_lag", 0)
+        if lag:
+            self.state["routing_lag"] = lag - 1
+        else:
+            doc["effective"] = {"mode": doc["mode"], "weights": doc["weights"]}
+        doc.setdefault("effective", {"mode": "hybrid", "weights": {"direct": 70, "mcp": 30}})
+        return doc
+
+    def set_routing(self, mode: str, weights: dict[str, int] | None = None) -> dict[str, Any]:
+        self.writes.append(("set_routing", mode, weights))
+        fixed = {"mcp_only": {"direct": 0, "mcp": 100}, "direct_only": {"direct": 100, "mcp": 0}}
+        self.state["routing"] = {"mode": mode, "weights": fixed.get(mode) or weights or {"direct": 70, "mcp": 30}}
+        return self.routing()
+
+    def start_release_rollback(self, target: str | None, idempotency_key: str) -> dict[str, Any]:
+        self.writes.append(("release", target, idempotency_key))
+        deployment = {"id": "d-1", "status": "in_progress", "from": self.state["releases"]["current"], "to": target,
+                      "idempotency_key": idempotency_key, "started_at": "T"}
+        self.state["deployments"] = {"d-1": deployment}
+        return dict(deployment)
+
+    def deployment(self, deployment_id: str) -> dict[str, Any]:
+        deployment = self.state["deployments"][deployment_id]
+        if deployment["status"] == "in_progress":
+            deployment["status"] = self.state.get("deploy_outcome", "succeeded")
+            if deployment["status"] == "succeeded":
+                self.state["releases"].update(current=deployment["to"], previous="r1")
+        return dict(deployment)
 
     def releases(self) -> dict[str, Any]:
         return json.loads(json.dumps(self.state["releases"]))

@@ -1,0 +1,171 @@
+"""routing_mode, release and lambda_alias with their transport replaced (fake admin API, moto in-process)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from ansible_collections.matbakh.hybrid_routing.plugins.modules import lambda_alias, release, routing_mode
+
+pytestmark = pytest.mark.usefixtures("fake_api")
+
+
+def last_api(fake_api):
+    return fake_api.instances[-1]
+
+
+# -- routing_mode ----------------------------------------------------------------------------------------------
+
+def test_routing_switch_waits_for_effective_split(fake_api, run_module):
+    def prepare(api):
+        api.state["routing_lag"] = 3
+
+    code, result = run_module(routing_mode, {"mode": "mcp_only", "interval": 0.01, "_ansible_diff": True}, prepare)
+    assert code == 0 and result["changed"] is True and result["converged"] is True
+    assert result["routing"]["effective"] == {"mode": "mcp_only", "weights": {"direct": 0, "mcp": 100}}
+    assert result["diff"]["before"]["mode"] == "hybrid" and result["diff"]["after"]["mode"] == "mcp_only"
+    assert last_api(fake_api).writes == [("set_routing", "mcp_only", None)]
+
+
+def test_routing_never_converging_fails_after_deadline(run_module):
+    def prepare(api):
+        api.state["routing_lag"] = 10_000
+
+    code, result = run_module(routing_mode, {"mode": "mcp_only", "wait_timeout": 0.2, "interval": 0.05}, prepare)
+    assert code == 1 and "Traffic has not followed the routing change within 0.2s" in result["msg"]
+    assert "effective hybrid (direct 70 / mcp 30)" in result["msg"]
+
+
+def test_routing_already_set_is_ok_and_check_mode_writes_nothing(fake_api, run_module):
+    code, result = run_module(routing_mode, {"mode": "hybrid"})
+    assert code == 0 and result["changed"] is False
+    code, result = run_module(routing_mode, {"mode": "mcp_only", "_ansible_check_mode": True})
+    assert code == 0 and result["changed"] is True and result["routing"]["weights"] == {"direct": 0, "mcp": 100}
+    assert last_api(fake_api).writes == []
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [({"mode": "mcp_only", "weights": {"direct": 0, "mcp": 100}}, "weights only apply to mode hybrid"),
+     ({"mode": "hybrid", "weights": {"direct": 60, "mcp": 30}}, "summing to 100"),
+     ({"mode": "hybrid", "weights": {"direct": "x", "mcp": 30}}, "integer percentages")],
+)
+def test_routing_bad_weights_fail_before_any_request(fake_api, run_module, args, message):
+    code, result = run_module(routing_mode, args)
+    assert code == 1 and message in result["msg"]
+    assert all(not api.writes for api in fake_api.instances)
+
+
+# -- release ---------------------------------------------------------------------------------------------------
+
+def test_release_deploys_and_waits(fake_api, run_module):
+    code, result = run_module(release, {"target": "r2", "idempotency_key": "rb-1:release:r2", "interval": 0.01,
+                                        "_ansible_diff": True})
+    assert code == 0 and result["changed"] is True
+    assert result["release"]["current"] == "r2" and result["deployment"]["status"] == "succeeded"
+    assert result["diff"] == {"before": {"current": "r3"}, "after": {"current": "r2"}}
+    assert last_api(fake_api).writes == [("release", "r2", "rb-1:release:r2")]
+
+
+def test_release_already_current_sends_nothing(fake_api, run_module):
+    code, result = run_module(release, {"target": "r3", "idempotency_key": "k"})
+    assert code == 0 and result["changed"] is False and last_api(fake_api).writes == []
+
+
+def test_release_check_mode_sends_nothing(fake_api, run_module):
+    code, result = run_module(release, {"target": "r2", "idempotency_key": "k", "_ansible_check_mode": True})
+    assert code == 0 and result["changed"] is True and last_api(fake_api).writes == []
+
+
+def test_release_refuses_without_previous(run_module):
+    def prepare(api):
+        api.state["releases"].update(current="r1", previous=None)
+
+    code, result = run_module(release, {"idempotency_key": "k"}, prepare)
+    assert code == 1 and "There is no previous release to go back to: r1 is the oldest" in result["msg"]
+
+
+def test_release_refuses_another_running_deployment_but_resumes_its_own(fake_api, run_module):
+    running = {"id": "d-9", "status": "in_progress", "from": "r3", "to": "r2", "idempotency_key": "other",
+               "started_at": "T0"}
+
+    def prepare(api):
+        api.state["releases"]["deployment"] = dict(running)
+        api.state["deployments"] = {"d-9": dict(running)}
+
+    code, result = run_module(release, {"target": "r2", "idempotency_key": "mine"}, prepare)
+    assert code == 1 and "Another deployment is in progress: deployment d-9" in result["msg"]
+
+    code, result = run_module(release, {"target": "r2", "idempotency_key": "other", "interval": 0.01}, prepare)
+    assert code == 0 and result["deployment"]["id"] == "d-9"
+    assert last_api(fake_api).writes == [], "resuming polls the running deployment instead of posting again"
+
+
+def test_release_failed_deployment_fails(run_module):
+    def prepare(api):
+        api.state["deploy_outcome"] = "failed"
+
+    code, result = run_module(release, {"target": "r2", "idempotency_key": "k", "interval": 0.01}, prepare)
+    assert code == 1 and "failed" in result["msg"] and result["deployment"]["status"] == "failed"
+
+
+def test_release_unknown_target(run_module):
+    code, result = run_module(release, {"target": "r9", "idempotency_key": "k"})
+    assert code == 1 and "Unknown release 'r9'" in result["msg"]
+
+
+# -- lambda_alias ----------------------------------------------------------------------------------------------
+
+AWS_ARGS = {"aws_region": "eu-central-1", "aws_access_key": "testing", "aws_secret_key": "unit-secret-ABC"}
+
+
+@pytest.fixture
+def functions(monkeypatch):
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        iam = boto3.client("iam", region_name="eu-central-1")
+        role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        client = boto3.client("lambda", region_name="eu-central-1")
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("handler.py", "def handler(event, context):\n    return 1\n")
+        client.create_function(FunctionName="fn", Runtime="python3.11", Role=role, Handler="handler.handler",
+                               Code={"ZipFile": buffer.getvalue()})
+        for _version in range(3):
+            client.update_function_code(FunctionName="fn", ZipFile=buffer.getvalue())
+            client.publish_version(FunctionName="fn")
+        client.create_alias(FunctionName="fn", Name="live", FunctionVersion="3")
+        yield client
+
+
+def test_lambda_alias_moves_records_and_is_idempotent(functions, run_module):
+    args = dict(AWS_ARGS, versions={"fn": "2"}, _ansible_diff=True)
+    code, result = run_module(lambda_alias, args, connection=False)
+    assert code == 0 and result["changed"] is True
+    assert result["aliases"] == {"fn": {"before": "3", "after": "2"}}
+    assert functions.get_alias(FunctionName="fn", Name="live")["FunctionVersion"] == "2"
+    assert "unit-secret-ABC" not in str(result)
+    code, again = run_module(lambda_alias, args, connection=False)
+    assert code == 0 and again["changed"] is False
+
+
+def test_lambda_alias_unknown_version_changes_nothing(functions, run_module):
+    code, result = run_module(lambda_alias, dict(AWS_ARGS, versions={"fn": "9"}), connection=False)
+    assert code == 1 and "no published version '9'" in result["msg"]
+    assert functions.get_alias(FunctionName="fn", Name="live")["FunctionVersion"] == "3"
+
+
+def test_lambda_alias_check_mode(functions, run_module):
+    code, result = run_module(lambda_alias, dict(AWS_ARGS, versions={"fn": "1"}, _ansible_check_mode=True),
+                              connection=False)
+    assert code == 0 and result["changed"] is True
+    assert functions.get_alias(FunctionName="fn", Name="live")["FunctionVersion"] == "3"
+
+
+def test_lambda_alias_unknown_function_is_a_clear_error(functions, run_module):
+    code, result = run_module(lambda_alias, dict(AWS_ARGS, versions={"nope": "1"}), connection=False)
+    assert code == 1 and "Reading alias live of nope failed: ResourceNotFoundException" in result["msg"]
