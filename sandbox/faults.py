@@ -138,7 +138,7 @@ class FaultMiddleware:
         if rule.timeout_seconds:
             # After the hang the request is served normally: the client has given up, but the write happens,
             # which is exactly the case idempotency keys exist for. So the body is read before hanging.
-            _, receive = await buffer_request(receive)
+            _body, receive = await buffer_request(receive)
             await asyncio.sleep(rule.timeout_seconds)
         if self.faults.roll(rule.error_rate):
             await _send_injected_error(send, rule)

@@ -53,13 +53,18 @@ class AdminAuthMiddleware:
         await self.app(scope, receive, send)
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _decode_body(raw: bytes) -> Any:
     if not raw:
         return None
     text = raw.decode("utf-8", errors="replace")
     try:
-        return json.loads(text)
-    except ValueError:
+        # NaN and Infinity are not JSON: such a body is logged as text rather than with the values turned to null.
+        return json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
         return text[:MAX_LOGGED_TEXT]
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 RoutingMode = Literal["hybrid", "mcp_only", "direct_only"]
 HealthStatus = Literal["healthy", "degraded", "unhealthy"]
@@ -168,6 +169,45 @@ class LockGrant(BaseModel):
 
 class LockRelease(BaseModel):
     released: bool
+
+
+# Rollback snapshot
+
+
+class RollbackSnapshotPut(RequestModel):
+    snapshot: dict[str, Any] = Field(
+        description="Any JSON object: the state of the service before the first rollback of the incident",
+        examples=[{"feature_flags": {"hybrid_routing": True}, "routing": {"mode": "hybrid"}}],
+    )
+
+    @field_validator("snapshot")
+    @classmethod
+    def _finite_json(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Python's JSON parser accepts NaN and Infinity; stored, they would make every later GET fail.
+        try:
+            json.dumps(value, allow_nan=False)
+        except ValueError as exc:
+            raise ValueError("must be plain JSON (no NaN or Infinity)") from exc
+        return value
+
+
+class RollbackSnapshotDocument(BaseModel):
+    snapshot: dict[str, Any]
+    stored_at: Timestamp
+    stored_by: str | None = Field(description="X-Rollback-Id of the request that stored it")
+
+
+class SnapshotExists(ErrorResponse):
+    """412 of a create-only PUT (`If-None-Match: *`): the snapshot already stored, unchanged."""
+
+    snapshot: RollbackSnapshotDocument
+
+
+class SnapshotDeleted(BaseModel):
+    """`{"deleted": true, "snapshot": {...}}` or `{"deleted": false}`."""
+
+    deleted: bool
+    snapshot: RollbackSnapshotDocument | None = None
 
 
 # Health

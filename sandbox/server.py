@@ -39,7 +39,7 @@ class DroppableH11Protocol(H11Protocol):
         self.transport.abort()
         # connection_lost runs on a later loop iteration; once it has, the request cycle is marked
         # disconnected and uvicorn will not try to send its "returned without a response" 500.
-        for _ in range(100):
+        for _attempt in range(100):
             if self.cycle is None or self.cycle.disconnected:
                 return
             await asyncio.sleep(0)

@@ -143,6 +143,7 @@ class Store:
                 ),
             )
         self._put(conn, "lock", None)
+        self._put(conn, "rollback_snapshot", None)
         self._put(conn, "last_rollback_action_at", None)
         self._put(conn, "schema_version", SCHEMA_VERSION)
         self._put(conn, "seeded_at", now)
@@ -424,7 +425,7 @@ class Store:
 
     def release_lock(self, holder: str) -> bool:
         with self._tx() as conn:
-            active, _ = self._active_lease(conn)
+            active, _expired = self._active_lease(conn)
             if active is None:
                 return False
             if active["holder"] != holder:
@@ -436,6 +437,44 @@ class Store:
                 )
             self._put(conn, "lock", None)
             return True
+
+    # rollback snapshot (not a rollback action: it never touches last_rollback_action_at)
+
+    @staticmethod
+    def _snapshot_doc(stored: dict[str, Any]) -> dict[str, Any]:
+        return {"snapshot": stored["snapshot"], "stored_at": iso(stored["stored_at"]), "stored_by": stored["stored_by"]}
+
+    def rollback_snapshot(self) -> dict[str, Any] | None:
+        with self._tx() as conn:
+            stored = self._get(conn, "rollback_snapshot")
+            return None if stored is None else self._snapshot_doc(stored)
+
+    def put_rollback_snapshot(
+        self, snapshot: dict[str, Any], by: str | None, create_only: bool
+    ) -> tuple[dict[str, Any], int]:
+        """Returns (document, status): 201 created, 200 replaced. create_only and one exists: 412, unchanged."""
+        with self._tx() as conn:
+            existing = self._get(conn, "rollback_snapshot")
+            if existing is not None and create_only:
+                raise ApiError(
+                    412,
+                    "snapshot_exists",
+                    f"a rollback snapshot was stored at {iso(existing['stored_at'])}"
+                    f" by {existing['stored_by'] or 'an unnamed rollback'}; nothing changed",
+                    snapshot=self._snapshot_doc(existing),
+                )
+            stored = {"snapshot": snapshot, "stored_at": self.now(), "stored_by": by}
+            self._put(conn, "rollback_snapshot", stored)
+            return self._snapshot_doc(stored), 201 if existing is None else 200
+
+    def delete_rollback_snapshot(self) -> dict[str, Any] | None:
+        """Remove the snapshot; returns what was stored, or None if there was none."""
+        with self._tx() as conn:
+            existing = self._get(conn, "rollback_snapshot")
+            if existing is None:
+                return None
+            self._put(conn, "rollback_snapshot", None)
+            return self._snapshot_doc(existing)
 
     # health inputs
 

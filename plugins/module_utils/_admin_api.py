@@ -16,8 +16,10 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_requ
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import (
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
+    ConflictError,
     HTTPClient,
     HTTPClientError,
+    NotFoundError,
     validate_base_url,
 )
 
@@ -93,6 +95,29 @@ class AdminAPI:
 
     def deployment(self, deployment_id: str) -> dict[str, Any]:
         return self.get(f"/admin/deployments/{quote(deployment_id, safe='')}")
+
+    def snapshot(self) -> dict[str, Any] | None:
+        """The stored rollback snapshot document ({snapshot, stored_at, stored_by}), or None when there is none."""
+        try:
+            return self.get("/admin/rollback/snapshot")
+        except NotFoundError as exc:
+            if isinstance(exc.body, dict) and exc.body.get("error") == "no_snapshot":
+                return None
+            raise
+
+    def store_snapshot(self, snapshot: dict[str, Any], create_only: bool) -> tuple[bool, dict[str, Any]]:
+        """Store the snapshot; (True, stored) when written, (False, existing) when create_only found one."""
+        headers = {"If-None-Match": "*"} if create_only else None
+        try:
+            return True, self.http.request("PUT", "/admin/rollback/snapshot", json={"snapshot": snapshot},
+                                           headers=headers)[1]
+        except ConflictError as exc:
+            if exc.status == 412 and isinstance(exc.body, dict) and isinstance(exc.body.get("snapshot"), dict):
+                return False, exc.body["snapshot"]
+            raise
+
+    def delete_snapshot(self) -> dict[str, Any]:
+        return self.http.request("DELETE", "/admin/rollback/snapshot")[1]
 
     def lock(self) -> dict[str, Any]:
         return self.get("/admin/locks/rollback")

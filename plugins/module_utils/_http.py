@@ -271,8 +271,10 @@ class HTTPClient:
                 f"({self.base_url}) points at {self.service_name}.",
                 status=status, body=body, url=shown,
             )
-        if status == 409:
-            return ConflictError(f"{method} {shown} was refused (409){suffix}", status=status, body=body, url=shown)
+        if status in (409, 412):
+            return ConflictError(
+                f"{method} {shown} was refused ({status}){suffix}", status=status, body=body, url=shown
+            )
         if status in (400, 422):
             return RequestRejectedError(
                 f"{method} {shown} was rejected ({status}){suffix}", status=status, body=body, url=shown

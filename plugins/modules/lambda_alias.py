@@ -89,7 +89,7 @@ class LambdaAliasManager:
             before[name] = alias_version(self.client, name, self.alias)
             if version != before[name] and version not in published_versions(self.client, name):
                 self.module.fail_json(
-                    msg=f"{name} has no published version {version!r}; nothing was changed.", aliases={}
+                    msg=f"{name} has no published version {version!r}; no Lambda alias was changed.", aliases={}
                 )
         to_move = {name: version for name, version in self.wanted.items() if before[name] != version}
         after = dict(before)

@@ -12,10 +12,13 @@ version_added: 0.1.0
 description:
   - Makes O(target) the current release with C(POST /admin/releases/rollback) and an C(Idempotency-Key), then polls the
     deployment until it succeeds, fails, or O(wait_timeout) passes.
-  - Nothing is sent when O(target) is already current. A deployment already running with the same
-    O(idempotency_key) (an interrupted run) is resumed, not restarted; one running under another key is refused.
-  - The key makes a retried or re-run request return the first deployment instead of starting a second one, so a
-    release is never reverted twice for one rollback.
+  - Nothing is sent when O(target) is already current. A deployment already running towards O(target) (for example
+    the one an interrupted run started) is waited for, not started again; one running towards another release is
+    refused.
+  - The key makes a retried request return the deployment it started instead of starting a second one. When an
+    earlier attempt under the key failed (or the release moved on since), the next attempt uses C(<key>#2),
+    C(<key>#3)... so a re-run can still succeed. The target is fixed by the caller, so no attempt ever walks further
+    back than O(target).
 author:
   - matbakh platform team (@matbakh)
 extends_documentation_fragment:
@@ -38,7 +41,7 @@ options:
         release instead of walking one more step back.
     type: str
   idempotency_key:
-    description: Key sent as C(Idempotency-Key); derive it from the rollback so that a re-run reuses it.
+    description: Base of the C(Idempotency-Key); derive it from the rollback episode so that a re-run reuses it.
     type: str
     required: true
   wait_timeout:
@@ -111,7 +114,7 @@ class ReleaseManager:
         releases = api.releases()
         target = self._target(releases)
         running = releases.get("deployment")
-        if running and running.get("idempotency_key") != self.key:
+        if running and running.get("to") != target:
             self.frame.fail(
                 f"Another deployment is in progress: {_describe(running)}. Wait for it to finish, then run again.",
                 deployment=running,
@@ -121,14 +124,12 @@ class ReleaseManager:
             return self._result(False, before, before, None)
         if self.frame.check_mode:
             return self._result(True, before, {"current": target, "previous": None}, running)
-        deployment = running or api.start_release_rollback(target, self.key)
-        if deployment.get("to") != target:
-            self.frame.fail(
-                f"The key {self.key} already belongs to {_describe(deployment)}, not to a deployment of {target}. "
-                "Use a new rollback id to deploy again.",
-                deployment=deployment,
-            )
-        deployment = self._wait(deployment)
+        if running is None:
+            running = api.start_release_rollback(target, self._attempt_key(releases.get("history") or []))
+            if running.get("to") != target:
+                self.frame.fail(f"The service answered with {_describe(running)}, not a deployment of {target}.",
+                                deployment=running)
+        deployment = self._wait(running)
         after = api.releases()
         after_release = {"current": after.get("current"), "previous": after.get("previous")}
         if after_release["current"] != target:
@@ -138,6 +139,14 @@ class ReleaseManager:
                 deployment=deployment, release=after_release,
             )
         return self._result(True, before, after_release, deployment)
+
+    def _attempt_key(self, history: list[dict[str, Any]]) -> str:
+        """The key itself for a first attempt; <key>#N when N-1 finished attempts under it did not stick."""
+        attempts = [
+            entry for entry in history
+            if entry.get("idempotency_key") == self.key or str(entry.get("idempotency_key")).startswith(f"{self.key}#")
+        ]
+        return f"{self.key}#{len(attempts) + 1}" if attempts else self.key
 
     def _wait(self, deployment: dict[str, Any]) -> dict[str, Any]:
         wait_timeout = self.frame.params["wait_timeout"]

@@ -25,7 +25,7 @@ options:
     description: Which parts of the state to read; each is one C(GET).
     type: list
     elements: str
-    choices: [health, flags, routing, releases, lock]
+    choices: [health, flags, routing, releases, lock, snapshot]
     default: [health, flags, routing, releases, lock]
   require_flags:
     description: Flag names that must exist. Implies reading the flags.
@@ -66,6 +66,11 @@ releases:
   returned: when O(gather) contains V(releases)
   type: dict
   sample: {"current": "2025.01.14-2", "previous": "2025.01.10-1", "deployment": null}
+snapshot:
+  description: The stored rollback snapshot (see M(matbakh.hybrid_routing.state_snapshot)), or null when none.
+  returned: when O(gather) contains V(snapshot)
+  type: dict
+  sample: {"environment": "prod", "release": {"current": "2025.01.14-2", "previous": "2025.01.10-1"}}
 lock:
   description: The C(/admin/locks/rollback) document.
   returned: when O(gather) contains V(lock)
@@ -106,6 +111,9 @@ def gather(frame: AdminAPIModule) -> dict[str, Any]:
         result["releases"] = releases
     if "lock" in parts:
         result["lock"] = api.lock()
+    if "snapshot" in parts:
+        stored = api.snapshot()
+        result["snapshot"] = stored.get("snapshot") if stored else None
     return result
 
 
@@ -115,7 +123,7 @@ def main() -> None:
             type="list",
             elements="str",
             default=["health", "flags", "routing", "releases", "lock"],
-            choices=["health", "flags", "routing", "releases", "lock"],
+            choices=["health", "flags", "routing", "releases", "lock", "snapshot"],
         ),
         require_flags=dict(type="list", elements="str", default=[]),
     )

@@ -10,17 +10,19 @@ module: state_snapshot
 short_description: Record the service state (flags, routing, release) before a rollback changes it
 version_added: 0.1.0
 description:
-  - Reads the feature flags, the routing mode and the current release, and writes them to a JSON file that a later
-    roll-forward restores from.
-  - The snapshot holds the state before the first rollback of an incident. When O(path) already holds a snapshot of
-    the same environment, it is kept and returned unchanged (no API read), so re-running or escalating a rollback
-    never overwrites the pre-incident state with an already rolled back one. O(force=true) replaces it.
+  - Reads the feature flags, the routing mode and the current release, and stores them in the service
+    (C(PUT /admin/rollback/snapshot), create-only), so that every controller and AWX job sees the same snapshot; a copy
+    goes to the local file O(path) for people to read.
+  - The snapshot holds the state before the first rollback of an incident. When the service already holds one of the
+    same environment it is kept, so re-running, escalating or resuming a rollback from another controller never
+    replaces the pre-incident state with an already rolled back one.
   - With O(lambda_functions), it also records where each function's alias points and the published version before
-    it; a kept snapshot that lacks a function gets it added (Levels 1 and 2 do not touch Lambda, so that is still the
-    pre-incident state).
-  - O(state=archived) renames the snapshot to C(snapshot-<taken_at>-restored.json) once a roll-forward restored it,
-    so the next incident starts a new one.
-  - The file is written atomically with mode 0600; it holds no credentials.
+    it; a kept snapshot that lacks a function gets it added (Levels 1 and 2 do not touch Lambda).
+  - O(force=true), or a kept snapshot older than O(max_age_seconds), starts a new one; the old one is kept aside in
+    the local folder as C(snapshot-<taken_at>-superseded.json).
+  - O(state=read) returns the stored snapshot (or none) and refuses one taken for another environment or API.
+    O(state=archived) removes it from the service once a roll-forward restored it, keeping a local
+    C(snapshot-<taken_at>-restored.json).
 author:
   - matbakh platform team (@matbakh)
 extends_documentation_fragment:
@@ -31,7 +33,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Reads the state and returns the snapshot it would write; writes no file.
+    details: Reads the state and returns the snapshot it would store; writes nothing, locally or in the service.
   diff_mode:
     support: full
   idempotent:
@@ -39,10 +41,20 @@ attributes:
     details: An existing snapshot is kept, so a second run reports no change.
 options:
   state:
-    description: V(present) takes or keeps the snapshot; V(archived) sets a restored snapshot aside.
+    description: V(present) takes or keeps the snapshot; V(read) returns it; V(archived) sets a restored one aside.
     type: str
-    choices: [present, archived]
+    choices: [present, read, archived]
     default: present
+  path:
+    description:
+      - Local copy of the snapshot (mode 0600; parent folders 0700). Superseded and restored snapshots are kept beside
+        it. The service's copy is the one that counts.
+    type: path
+    required: true
+  environment:
+    description: Name of the environment the snapshot belongs to (the inventory host); recorded and checked.
+    type: str
+    required: true
   lambda_functions:
     description: Lambda functions whose O(lambda_alias) to record (the C(aws_lambda_alias) release strategy).
     type: list
@@ -52,18 +64,8 @@ options:
     description: Alias recorded for each of O(lambda_functions).
     type: str
     default: live
-  path:
-    description: Snapshot file. Parent directories are created (mode 0700).
-    type: path
-    required: true
-  environment:
-    description: Name of the environment the snapshot belongs to (the inventory host); recorded and checked.
-    type: str
-    required: true
   force:
-    description:
-      - Start a new snapshot even though one exists. The old one is kept aside as
-        C(snapshot-<taken_at>-superseded.json), never deleted.
+    description: Start a new snapshot even though one exists; the old one is kept aside locally, never deleted.
     type: bool
     default: false
   max_age_seconds:
@@ -81,16 +83,24 @@ EXAMPLES = r"""
     path: "{{ hybrid_routing_state_dir }}/{{ inventory_hostname }}/snapshot.json"
     environment: "{{ inventory_hostname }}"
   register: snapshot
+
+- name: Read it back for a roll-forward
+  matbakh.hybrid_routing.state_snapshot:
+    state: read
+    path: "{{ hybrid_routing_state_dir }}/{{ inventory_hostname }}/snapshot.json"
+    environment: "{{ inventory_hostname }}"
+  register: stored
 """
 
 RETURN = r"""
 snapshot:
-  description: The snapshot content (written, kept, or that would be written in check mode).
+  description: The snapshot (stored, kept, read, archived, or that would be stored in check mode); null when none.
   returned: success
   type: dict
   sample:
     schema_version: 1
     environment: prod
+    api_base: https://api.matbakh.app
     taken_at: "2026-11-28T12:00:00Z"
     rollback_id: rb-20261128T120000Z-1a2b
     flags: {"hybrid_routing": true}
@@ -98,20 +108,20 @@ snapshot:
     release: {"current": "2025.01.14-2", "previous": "2025.01.10-1"}
     lambda: {"alias": "live", "functions": {"hybrid-router": {"version": "3", "previous": "2"}}}
 path:
-  description: The snapshot file (after O(state=archived), where it was moved to).
+  description: The local copy (after O(state=archived), where the restored snapshot was kept).
   returned: success
   type: str
   sample: /var/lib/matbakh/prod/snapshot.json
-superseded:
-  description: Where an older snapshot was set aside (O(force) or O(max_age_seconds)), or null.
-  returned: success
-  type: str
-  sample: /var/lib/matbakh/prod/snapshot-20261101T120000Z-superseded.json
 kept:
   description: Whether an existing snapshot was kept instead of taking a new one.
   returned: success
   type: bool
   sample: false
+superseded:
+  description: Where an older snapshot was kept aside (O(force) or O(max_age_seconds)), or null.
+  returned: success
+  type: str
+  sample: /var/lib/matbakh/prod/snapshot-20261101T120000Z-superseded.json
 """
 
 import calendar
@@ -134,23 +144,7 @@ from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._aws import
 )
 
 SCHEMA_VERSION = 1
-
-
-def load_snapshot(path: str) -> dict[str, Any]:
-    """Read and sanity-check a snapshot file; raise ValueError with a readable reason."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except OSError as exc:
-        raise ValueError(f"cannot read snapshot {path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise ValueError(f"snapshot {path} is not valid JSON ({exc})") from None
-    missing = [key for key in ("schema_version", "environment", "flags", "routing", "release") if key not in data]
-    if not isinstance(data, dict) or missing:
-        raise ValueError(f"snapshot {path} is incomplete (missing {', '.join(missing)})")
-    if data["schema_version"] != SCHEMA_VERSION:
-        raise ValueError(f"snapshot {path} has schema_version {data['schema_version']}, expected {SCHEMA_VERSION}")
-    return data
+REQUIRED_KEYS = ("schema_version", "environment", "flags", "routing", "release")
 
 
 def write_atomically(path: str, data: dict[str, Any]) -> None:
@@ -174,27 +168,40 @@ def write_atomically(path: str, data: dict[str, Any]) -> None:
 class SnapshotManager:
     def __init__(self, frame: AdminAPIModule):
         self.frame = frame
+        self.params = frame.params
         self.path: str = frame.params["path"]
         self.environment: str = frame.params["environment"]
-        self.superseded: str | None = None
 
-    def _existing(self) -> dict[str, Any] | None:
-        if not os.path.exists(self.path):
+    def _stored(self) -> dict[str, Any] | None:
+        """The service's snapshot, checked to belong here; None when there is none."""
+        document = self.frame.api.snapshot()
+        if document is None:
             return None
-        try:
-            existing = load_snapshot(self.path)
-        except ValueError as exc:
-            self.frame.fail(f"{exc}. Move it aside or run with force=true to take a new snapshot.")
-        if existing["environment"] != self.environment:
+        snapshot = document.get("snapshot") or {}
+        missing = [key for key in REQUIRED_KEYS if key not in snapshot]
+        if missing:
+            self.frame.fail(f"The stored snapshot is incomplete (missing {', '.join(missing)}); "
+                            "take a new one with hybrid_routing_snapshot_force=true.")
+        if snapshot["environment"] != self.environment or snapshot.get("api_base") != self.frame.api.http.base_url:
             self.frame.fail(
-                f"Snapshot {self.path} belongs to environment {existing['environment']!r}, not "
-                f"{self.environment!r}: point the state directory at this environment's own folder."
+                f"The stored snapshot was taken for environment {snapshot['environment']!r} at "
+                f"{snapshot.get('api_base')}, not for {self.environment!r} at {self.frame.api.http.base_url}: "
+                "refusing to use it here. Check the inventory (two environments pointing at one API?)."
             )
-        return existing
+        return snapshot
+
+    def _too_old(self, snapshot: dict[str, Any]) -> bool:
+        max_age = self.params["max_age_seconds"]
+        if max_age <= 0:
+            return False
+        try:
+            taken = calendar.timegm(time.strptime(snapshot["taken_at"], "%Y-%m-%dT%H:%M:%SZ"))
+        except (KeyError, TypeError, ValueError):
+            return True
+        return time.time() - taken > max_age
 
     def _take(self) -> dict[str, Any]:
         api = self.frame.api
-        flags = {name: bool(doc.get("enabled")) for name, doc in api.flags().items()}
         routing = api.routing()
         releases = api.releases()
         return {
@@ -202,117 +209,120 @@ class SnapshotManager:
             "environment": self.environment,
             "api_base": api.http.base_url,
             "taken_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "rollback_id": self.frame.params["rollback_id"],
-            "flags": flags,
+            "rollback_id": self.params["rollback_id"],
+            "flags": {name: bool(doc.get("enabled")) for name, doc in api.flags().items()},
             "routing": {"mode": routing.get("mode"), "weights": routing.get("weights")},
             "release": {"current": releases.get("current"), "previous": releases.get("previous")},
         }
 
-    def _lambda_section(self, existing: dict[str, Any] | None) -> dict[str, Any] | None:
-        """The lambda part with every requested function, reading only those the snapshot lacks; None if complete."""
-        params = self.frame.params
-        wanted = params["lambda_functions"]
-        if not wanted:
-            return None
-        section = dict((existing or {}).get("lambda") or {"alias": params["lambda_alias"], "functions": {}})
-        if section.get("alias") != params["lambda_alias"]:
-            self.frame.fail(
-                f"Snapshot {self.path} recorded Lambda alias {section.get('alias')!r}, not {params['lambda_alias']!r}"
-            )
+    def _with_lambda(self, snapshot: dict[str, Any]) -> dict[str, Any] | None:
+        """The snapshot with every requested function recorded, or None when nothing was missing."""
+        wanted = self.params["lambda_functions"]
+        alias = self.params["lambda_alias"]
+        section = dict(snapshot.get("lambda") or {"alias": alias, "functions": {}})
+        if section.get("alias") != alias:
+            self.frame.fail(f"The snapshot recorded Lambda alias {section.get('alias')!r}, not {alias!r}")
         missing = [name for name in wanted if name not in section["functions"]]
         if not missing:
             return None
         if not HAS_BOTO3:
             self.frame.module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
         try:
-            client = lambda_client(params)
+            client = lambda_client(self.params)
             functions = dict(section["functions"])
             for name in missing:
-                functions[name] = alias_state(client, name, params["lambda_alias"])
+                functions[name] = alias_state(client, name, alias)
         except AWSError as exc:
             self.frame.fail(f"{exc}. Nothing was written.")
-        return dict(section, functions=functions)
+        return dict(snapshot, **{"lambda": dict(section, functions=functions)})
 
-    def _set_aside(self, existing: dict[str, Any], suffix: str) -> str:
-        stamp = str(existing.get("taken_at", "unknown")).replace(":", "").replace("-", "")
-        target = os.path.join(os.path.dirname(self.path), f"snapshot-{stamp}-{suffix}.json")
+    def _aside(self, snapshot: dict[str, Any], suffix: str) -> str:
+        stamp = str(snapshot.get("taken_at", "unknown")).replace(":", "").replace("-", "")
+        target = os.path.join(os.path.dirname(self.path) or ".", f"snapshot-{stamp}-{suffix}.json")
         if not self.frame.check_mode:
-            os.replace(self.path, target)
+            write_atomically(target, snapshot)
+            if os.path.exists(self.path):
+                os.unlink(self.path)
         return target
 
-    def archive(self) -> dict[str, Any]:
-        if not os.path.exists(self.path):
-            return {"changed": False, "path": self.path, "snapshot": None, "kept": False, "superseded": None}
-        existing = self._existing() or {}
-        target = self._set_aside(existing, "restored")
-        return {"changed": True, "path": target, "snapshot": existing, "kept": False, "superseded": None}
-
-    def _too_old(self, existing: dict[str, Any]) -> bool:
-        max_age = self.frame.params["max_age_seconds"]
+    def _copy(self, snapshot: dict[str, Any]) -> None:
+        if self.frame.check_mode:
+            return
         try:
-            taken = calendar.timegm(time.strptime(existing["taken_at"], "%Y-%m-%dT%H:%M:%SZ"))
-        except (KeyError, TypeError, ValueError):
-            return max_age > 0
-        return max_age > 0 and time.time() - taken > max_age
+            write_atomically(self.path, snapshot)
+        except OSError as exc:
+            self.frame.module.warn(f"Could not write the local snapshot copy {self.path}: {exc.strerror}")
 
-    def run(self) -> dict[str, Any]:
-        if self.frame.params["state"] == "archived":
-            return self.archive()
-        existing = self._existing()
-        outdated = None
-        if existing is not None and (self.frame.params["force"] or self._too_old(existing)):
-            outdated, existing = existing, None
-        if existing is not None:
-            lambda_section = self._lambda_section(existing)
-            if lambda_section is None:
-                return {"changed": False, "snapshot": existing, "path": self.path, "kept": True, "superseded": None}
-            snapshot = dict(existing, **{"lambda": lambda_section})
-            return self._write(snapshot, kept=True)
-        snapshot = self._take()
-        lambda_section = self._lambda_section(None)
-        if lambda_section is not None:
-            snapshot["lambda"] = lambda_section
-        if outdated is not None:
-            # Set aside only once the new state has been read, so a failed read leaves the old snapshot in place.
-            self.superseded = self._set_aside(outdated, "superseded")
-        return self._write(snapshot, kept=False)
-
-    def _write(self, snapshot: dict[str, Any], kept: bool) -> dict[str, Any]:
-        before_text = ""
-        if self.frame.diff_mode and os.path.exists(self.path):
-            with open(self.path, encoding="utf-8") as handle:
-                before_text = handle.read()
-        if not self.frame.check_mode:
-            try:
-                write_atomically(self.path, snapshot)
-            except OSError as exc:
-                self.frame.fail(f"Cannot write snapshot {self.path}: {exc.strerror}. Nothing was changed yet.")
-        result: dict[str, Any] = {
-            "changed": True, "snapshot": snapshot, "path": self.path, "kept": kept, "superseded": self.superseded
-        }
-        if self.frame.diff_mode:
+    def _result(self, changed: bool, snapshot: dict[str, Any] | None, before: dict[str, Any] | None = None,
+                **extra: Any) -> dict[str, Any]:
+        result: dict[str, Any] = {"changed": changed, "snapshot": snapshot, "path": self.path, "kept": False,
+                                  "superseded": None}
+        result.update(extra)
+        if self.frame.diff_mode and changed:
             result["diff"] = {
-                "before": before_text,
-                "after": json.dumps(snapshot, indent=2, sort_keys=True) + "\n",
-                "before_header": self.path,
-                "after_header": self.path,
+                "before": json.dumps(before, indent=2, sort_keys=True) + "\n" if before else "",
+                "after": json.dumps(snapshot, indent=2, sort_keys=True) + "\n" if snapshot else "",
+                "before_header": "stored rollback snapshot",
+                "after_header": "stored rollback snapshot",
             }
         return result
+
+    def read(self) -> dict[str, Any]:
+        return self._result(False, self._stored())
+
+    def archive(self) -> dict[str, Any]:
+        stored = self._stored()
+        if stored is None:
+            return self._result(False, None)
+        if not self.frame.check_mode:
+            self.frame.api.delete_snapshot()
+        return self._result(True, stored, before=stored, path=self._aside(stored, "restored"))
+
+    def present(self) -> dict[str, Any]:
+        stored = self._stored()
+        superseded = None
+        if stored is not None and not (self.params["force"] or self._too_old(stored)):
+            grown = self._with_lambda(stored)
+            if grown is None:
+                if not os.path.exists(self.path):
+                    self._copy(stored)
+                return self._result(False, stored, kept=True)
+            if not self.frame.check_mode:
+                self.frame.api.store_snapshot(grown, create_only=False)
+                self._copy(grown)
+            return self._result(True, grown, before=stored, kept=True)
+        snapshot = self._take()
+        snapshot = self._with_lambda(snapshot) or snapshot
+        if self.frame.check_mode:
+            return self._result(True, snapshot, before=stored)
+        if stored is not None:
+            # Kept aside only once the new state has been read, so a failed read leaves the old snapshot in place.
+            superseded = self._aside(stored, "superseded")
+            self.frame.api.store_snapshot(snapshot, create_only=False)
+        else:
+            created, winner = self.frame.api.store_snapshot(snapshot, create_only=True)
+            if not created:
+                # Another run stored the pre-incident state a moment earlier: that one counts.
+                self._copy(winner.get("snapshot", winner))
+                return self._result(False, winner.get("snapshot", winner), kept=True)
+        self._copy(snapshot)
+        return self._result(True, snapshot, before=stored, superseded=superseded)
 
 
 def main() -> None:
     argument_spec = dict(AWS_ARGSPEC)
     argument_spec.update(
-        state=dict(type="str", choices=["present", "archived"], default="present"),
-        lambda_functions=dict(type="list", elements="str", default=[]),
-        lambda_alias=dict(type="str", default="live"),
+        state=dict(type="str", choices=["present", "read", "archived"], default="present"),
         path=dict(type="path", required=True),
         environment=dict(type="str", required=True),
+        lambda_functions=dict(type="list", elements="str", default=[]),
+        lambda_alias=dict(type="str", default="live"),
         force=dict(type="bool", default=False),
         max_age_seconds=dict(type="float", default=0.0),
     )
     frame = AdminAPIModule(argument_spec, supports_check_mode=True)
-    frame.run(SnapshotManager(frame).run)
+    manager = SnapshotManager(frame)
+    frame.run({"present": manager.present, "read": manager.read, "archived": manager.archive}[frame.params["state"]])
 
 
 if __name__ == "__main__":

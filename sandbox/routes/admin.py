@@ -1,4 +1,4 @@
-"""/admin/*: the production contract (feature flags, routing, releases, rollback lock)."""
+"""/admin/*: the production contract (feature flags, routing, releases, rollback lock, rollback snapshot)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, Path, Query, Request, Response, Security
 from fastapi.security import HTTPBearer
 
+from ..errors import ApiError
 from ..models import (
     Deployment,
     DeploymentEnvelope,
@@ -20,8 +21,12 @@ from ..models import (
     LockState,
     ReleasesDocument,
     RollbackRequest,
+    RollbackSnapshotDocument,
+    RollbackSnapshotPut,
     RoutingDocument,
     RoutingPut,
+    SnapshotDeleted,
+    SnapshotExists,
 )
 from .deps import FaultsDep, RollbackIdHeader, StoreDep, errors, note_change
 
@@ -127,3 +132,59 @@ def release_lock(
     holder: Annotated[str, Query(min_length=1, max_length=200)], store: StoreDep, rollback_id: RollbackIdHeader = None
 ) -> dict:
     return {"released": store.release_lock(holder)}
+
+
+# Rollback snapshot: stored, read and deleted; none of this is a rollback action (the incident clock ignores it).
+
+IfNoneMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-None-Match",
+        pattern=r"^\s*\*\s*$",
+        description="`*`: create only; if a snapshot exists, answer 412 and change nothing",
+    ),
+]
+
+
+@router.get(
+    "/rollback/snapshot", response_model=RollbackSnapshotDocument, responses=errors(404), tags=["rollback snapshot"]
+)
+def get_snapshot(store: StoreDep) -> dict:
+    """The state of the service before the first rollback of the incident, as a controller stored it."""
+    document = store.rollback_snapshot()
+    if document is None:
+        raise ApiError(404, "no_snapshot", "no rollback snapshot is stored")
+    return document
+
+
+@router.put(
+    "/rollback/snapshot",
+    status_code=201,
+    response_model=RollbackSnapshotDocument,
+    responses={
+        200: {"model": RollbackSnapshotDocument, "description": "replaced (without If-None-Match)"},
+        412: {"model": SnapshotExists, "description": "If-None-Match: * and a snapshot exists; nothing changed"},
+        **errors(422),
+    },
+    tags=["rollback snapshot"],
+)
+def put_snapshot(
+    response: Response,
+    body: RollbackSnapshotPut,
+    store: StoreDep,
+    rollback_id: RollbackIdHeader = None,
+    if_none_match: IfNoneMatch = None,
+) -> dict:
+    """Store the snapshot: 201 created, 200 replaced. With `If-None-Match: *` it only creates, so the first
+    controller of an incident wins and later ones get the stored snapshot in the 412."""
+    document, status = store.put_rollback_snapshot(body.snapshot, rollback_id, create_only=if_none_match is not None)
+    response.status_code = status
+    return document
+
+
+@router.delete(
+    "/rollback/snapshot", response_model=SnapshotDeleted, response_model_exclude_unset=True, tags=["rollback snapshot"]
+)
+def delete_snapshot(store: StoreDep) -> dict:
+    deleted = store.delete_rollback_snapshot()
+    return {"deleted": False} if deleted is None else {"deleted": True, "snapshot": deleted}

@@ -154,7 +154,7 @@ def test_verification_waits_for_real_recovery(runner, api):
 
 def test_verification_deadline_fails_and_still_unlocks(runner, api):
     api.set_faults({"health_status": "unhealthy"})
-    run = runner.run(PLAYBOOK, inventory_vars={"hybrid_routing_targets": {"level1": 2, "level2": 300, "level3": 600}})
+    run = runner.run(PLAYBOOK, inventory_vars={"rollback_verify_timeout_seconds": 2})
     assert run.rc != 0
     assert "did not become healthy within 2s" in run.output
     assert "FAILED" in run.output

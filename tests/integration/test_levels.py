@@ -219,10 +219,11 @@ def test_rollforward_restores_the_snapshot(runner, api, aws):
     assert not (state / "snapshot.json").exists()
     assert len(list(state.glob("snapshot-*-restored.json"))) == 1
 
-    # Nothing left to restore: a second roll-forward says so and writes nothing.
+    # Nothing left to restore: a second roll-forward says so, succeeds and writes nothing.
     writes = len(api.changes())
     again = runner.run(ROLLFORWARD, inventory_vars=variables)
-    assert again.rc != 0 and "nothing to roll forward" in again.output
+    assert again.rc == 0, again.output
+    assert "Nothing to roll forward" in " ".join(again.stdout.split())
     assert api.changes()[writes:] == []
 
 
@@ -237,9 +238,10 @@ def test_rollforward_after_admin_api_level3(runner, api):
 
 def test_rollforward_refuses_a_snapshot_of_another_environment(runner, api):
     assert runner.run(LEVEL2).rc == 0
-    path = runner.state_dir / "itest" / "snapshot.json"
-    snapshot = json.loads(path.read_text())
-    path.write_text(json.dumps(dict(snapshot, environment="prod-eu")))
+    snapshot = api.get("/admin/rollback/snapshot")["snapshot"]
+    status, _body = http("PUT", f"{api.base}/admin/rollback/snapshot", api.token,
+                         {"snapshot": dict(snapshot, environment="prod-eu")})
+    assert status == 200
     writes = len(api.changes())
     run = runner.run(ROLLFORWARD)
     assert run.rc != 0
@@ -360,3 +362,88 @@ def test_transient_errors_are_retried_once_by_the_client(runner, api):
     assert run.rc == 0, run.output
     assert_level2_state(api)
     assert len([c for c in api.changes() if c["path"] == "/admin/feature-flags"]) == 1
+
+
+# -- Re-runs that must not go wrong ------------------------------------------------------------------------------
+
+def test_rerun_from_another_controller_never_reverts_twice(runner, api, tmp_path):
+    api.set_faults({"deploy_seconds": 3})
+    started = runner.start(LEVEL3)
+    wait_for(lambda: any(c["path"] == "/admin/releases/rollback" for c in api.changes()), timeout=60)
+    os.killpg(started[0].pid, signal.SIGKILL)
+    started[0].wait(10)
+    wait_for(lambda: api.get("/admin/releases")["deployment"] is None, timeout=20)
+
+    elsewhere = {"hybrid_routing_state_dir": str(tmp_path / "another-controller")}
+    rerun = runner.run(LEVEL3, inventory_vars=elsewhere)
+    assert rerun.rc == 0, rerun.output
+    assert [h["to"] for h in rollbacks(api)] == [SEED_PREVIOUS], "one revert, not a second step back"
+    stored = api.get("/admin/rollback/snapshot")["snapshot"]
+    assert stored["release"]["current"] == SEED_CURRENT and stored["routing"]["mode"] == "hybrid"
+    assert all(stored["flags"][name] for name in HYBRID_FLAGS), "the pre-incident state, not the rolled back one"
+
+    forward = runner.run(ROLLFORWARD, inventory_vars=elsewhere)
+    assert forward.rc == 0, forward.output
+    assert api.get("/admin/releases")["current"] == SEED_CURRENT
+
+
+def test_failed_deployment_then_rerun_succeeds_under_a_new_key(runner, api):
+    api.set_faults({"deploy_fail": True})
+    failed = runner.run(LEVEL3)
+    assert failed.rc != 0 and "failed" in failed.output
+    api.set_faults({})
+    rerun = runner.run(LEVEL3)
+    assert rerun.rc == 0, rerun.output
+    assert api.get("/admin/releases")["current"] == SEED_PREVIOUS
+    keys = [c["idempotency_key"] for c in api.changes() if c["path"] == "/admin/releases/rollback"]
+    assert len(keys) == 2 and keys[1] == f"{keys[0]}#2"
+
+
+@pytest.mark.parametrize("strategy_vars", [{}, None], ids=["admin_api", "aws_lambda_alias"])
+def test_unknown_release_target_is_refused_before_any_write(runner, api, aws, strategy_vars):
+    variables = dict(strategy_vars if strategy_vars is not None else lambda_vars(aws))
+    variables["release_revert_target"] = "2099.99.99-9" if strategy_vars is not None else "99"
+    run = runner.run(LEVEL3, inventory_vars=variables)
+    assert run.rc != 0
+    assert "Traceback" not in run.output
+    if strategy_vars is not None:
+        assert "Unknown release 2099.99.99-9" in " ".join(run.output.split())
+        assert api.changes() == [], "refused before any write"
+    else:
+        assert "no published version '99'" in run.output
+        assert aws.aliases() == {"hybrid-router": "3", "mcp-gateway": "3"}
+
+
+def test_escalation_then_rollforward_returns_to_the_seed(runner, api):
+    seed = {"flags": api.flags(), "routing": api.get("/admin/routing"), "release": api.get("/admin/releases")}
+    for playbook in ("playbooks/rollback_level1.yml", LEVEL2, LEVEL3):
+        run = runner.run(playbook)
+        assert run.rc == 0, run.output
+    assert_level2_state(api)
+    assert api.get("/admin/releases")["current"] == SEED_PREVIOUS
+    assert runner.run(ROLLFORWARD).rc == 0
+    assert api.flags() == seed["flags"]
+    routing = api.get("/admin/routing")
+    assert (routing["mode"], routing["weights"]) == (seed["routing"]["mode"], seed["routing"]["weights"])
+    releases = api.get("/admin/releases")
+    assert (releases["current"], releases["previous"]) == (seed["release"]["current"], seed["release"]["previous"])
+    assert len(rollbacks(api)) == 2
+
+
+def test_rollforward_leaves_changes_made_during_the_incident(runner, api):
+    assert runner.run(LEVEL3).rc == 0
+    status, _body = http("PUT", f"{api.base}/admin/feature-flags/pii_redaction", api.token, {"enabled": False})
+    assert status == 200
+    first = deploy(api, SEED_OLDEST)
+    wait_for(lambda: api.get(f"/admin/deployments/{first['id']}")["status"] == "succeeded", timeout=10)
+    writes = len(api.changes())
+
+    refused = runner.run(ROLLFORWARD)
+    assert refused.rc != 0 and "someone deployed during the incident" in " ".join(refused.output.split())
+    assert api.changes()[writes:] == []
+
+    forced = runner.run(ROLLFORWARD, inventory_vars={"hybrid_routing_rollforward_force": True})
+    assert forced.rc == 0, forced.output
+    assert api.get("/admin/releases")["current"] == SEED_CURRENT
+    assert api.flags()["pii_redaction"] is False, "a flag the rollback never touched is left alone"
+    assert all(api.flags()[name] for name in HYBRID_FLAGS)

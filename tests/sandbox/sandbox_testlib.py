@@ -61,9 +61,9 @@ class ApiProcess:
     log: Path
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", 5)
+        timeout = kwargs.pop("timeout", 5)
         kwargs.setdefault("headers", AUTH)
-        return requests.request(method, f"{self.url}{path}", **kwargs)
+        return requests.request(method, f"{self.url}{path}", timeout=timeout, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("GET", path, **kwargs)

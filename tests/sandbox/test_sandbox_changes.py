@@ -52,6 +52,14 @@ def test_non_json_body_is_logged_as_text(client):
     assert (entry["status"], entry["body"]) == (422, "not json")
 
 
+def test_nan_is_a_422_and_logged_as_text(client):
+    response = client.put("/admin/routing", content=b'{"mode": NaN}', headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["input"] == "NaN"
+    (entry,) = changes(client)
+    assert (entry["status"], entry["body"]) == (422, '{"mode": NaN}')
+
+
 def test_reset_restores_seed_and_clears_log(client):
     client.patch("/admin/feature-flags", json={"flags": {"hybrid_routing": False}})
     client.put("/admin/routing", json={"mode": "mcp_only"})

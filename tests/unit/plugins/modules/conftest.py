@@ -27,6 +27,7 @@ class FakeAdminAPI:
     """In-memory stand-in with the AdminAPI surface; records writes."""
 
     instances: list[FakeAdminAPI] = []
+    stored: dict[str, Any] | None = None  # the service-side snapshot, shared across module runs of one test
 
     def __init__(self, api_base: str, admin_token: str, **kwargs: Any):
         self.writes: list[tuple[str, Any]] = []
@@ -95,6 +96,21 @@ class FakeAdminAPI:
     def releases(self) -> dict[str, Any]:
         return json.loads(json.dumps(self.state["releases"]))
 
+    def snapshot(self) -> dict[str, Any] | None:
+        return json.loads(json.dumps(FakeAdminAPI.stored)) if FakeAdminAPI.stored else None
+
+    def store_snapshot(self, snapshot: dict[str, Any], create_only: bool) -> tuple[bool, dict[str, Any]]:
+        if create_only and FakeAdminAPI.stored:
+            return False, self.snapshot()
+        self.writes.append(("store_snapshot", snapshot.get("rollback_id")))
+        FakeAdminAPI.stored = {"snapshot": json.loads(json.dumps(snapshot)), "stored_at": "T"}
+        return True, self.snapshot()
+
+    def delete_snapshot(self) -> dict[str, Any]:
+        self.writes.append(("delete_snapshot", None))
+        stored, FakeAdminAPI.stored = FakeAdminAPI.stored, None
+        return {"deleted": bool(stored), "snapshot": stored}
+
     def lock(self) -> dict[str, Any]:
         return dict(self.state["lock"])
 
@@ -116,6 +132,7 @@ class FakeAdminAPI:
 @pytest.fixture
 def fake_api(monkeypatch):
     FakeAdminAPI.instances = []
+    FakeAdminAPI.stored = None
     monkeypatch.setattr(_admin_api, "AdminAPI", FakeAdminAPI)
     return FakeAdminAPI
 

@@ -89,20 +89,32 @@ def test_release_refuses_without_previous(run_module):
     assert code == 1 and "There is no previous release to go back to: r1 is the oldest" in result["msg"]
 
 
-def test_release_refuses_another_running_deployment_but_resumes_its_own(fake_api, run_module):
-    running = {"id": "d-9", "status": "in_progress", "from": "r3", "to": "r2", "idempotency_key": "other",
-               "started_at": "T0"}
+def test_release_refuses_a_deployment_elsewhere_but_waits_for_one_to_its_target(fake_api, run_module):
+    def running_to(target):
+        def prepare(api):
+            running = {"id": "d-9", "status": "in_progress", "from": "r3", "to": target, "idempotency_key": "other",
+                       "started_at": "T0"}
+            api.state["releases"]["deployment"] = dict(running)
+            api.state["deployments"] = {"d-9": dict(running)}
+        return prepare
 
-    def prepare(api):
-        api.state["releases"]["deployment"] = dict(running)
-        api.state["deployments"] = {"d-9": dict(running)}
+    code, result = run_module(release, {"target": "r2", "idempotency_key": "mine"}, running_to("r1"))
+    assert code == 1 and "Another deployment is in progress: deployment d-9 from r3 to r1" in result["msg"]
 
-    code, result = run_module(release, {"target": "r2", "idempotency_key": "mine"}, prepare)
-    assert code == 1 and "Another deployment is in progress: deployment d-9" in result["msg"]
+    code, result = run_module(release, {"target": "r2", "idempotency_key": "mine", "interval": 0.01},
+                              running_to("r2"))
+    assert code == 0 and result["deployment"]["id"] == "d-9" and result["release"]["current"] == "r2"
+    assert last_api(fake_api).writes == [], "it waits for the running deployment instead of posting again"
 
-    code, result = run_module(release, {"target": "r2", "idempotency_key": "other", "interval": 0.01}, prepare)
-    assert code == 0 and result["deployment"]["id"] == "d-9"
-    assert last_api(fake_api).writes == [], "resuming polls the running deployment instead of posting again"
+
+def test_release_retries_under_a_new_key_after_a_failed_attempt(fake_api, run_module):
+    def earlier_failure(api):
+        api.state["releases"]["history"] = [{"idempotency_key": "rb-1:release:r2", "status": "failed"}]
+
+    code, result = run_module(release, {"target": "r2", "idempotency_key": "rb-1:release:r2", "interval": 0.01},
+                              earlier_failure)
+    assert code == 0 and result["changed"] is True
+    assert last_api(fake_api).writes == [("release", "r2", "rb-1:release:r2#2")]
 
 
 def test_release_failed_deployment_fails(run_module):

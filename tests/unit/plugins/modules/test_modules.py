@@ -179,47 +179,68 @@ def test_unlock_is_idempotent(fake_api, run_module):
 
 # -- state_snapshot --------------------------------------------------------------------------------------------
 
-def test_snapshot_writes_private_file_then_keeps_it(tmp_path, fake_api, run_module):
-    path = tmp_path / "prod" / "snapshot.json"
-    args = {"path": str(path), "environment": "prod", "rollback_id": "rb-1"}
-    code, result = run_module(state_snapshot, args)
+def snap_args(tmp_path, **extra):
+    return dict({"path": str(tmp_path / "prod" / "snapshot.json"), "environment": "prod", "rollback_id": "rb-1"},
+                **extra)
+
+
+def test_snapshot_stored_in_the_service_with_a_private_local_copy_then_kept(tmp_path, fake_api, run_module):
+    code, result = run_module(state_snapshot, snap_args(tmp_path))
     assert code == 0 and result["changed"] is True and result["kept"] is False
-    saved = json.loads(path.read_text())
-    assert saved["flags"]["hybrid_routing"] is True and saved["release"] == {"current": "r3", "previous": "r2"}
-    assert saved["rollback_id"] == "rb-1"
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert TOKEN not in path.read_text()
+    stored = fake_api.stored["snapshot"]
+    assert stored["flags"]["hybrid_routing"] is True and stored["release"] == {"current": "r3", "previous": "r2"}
+    assert stored["rollback_id"] == "rb-1" and stored["api_base"] == "http://127.0.0.1:9"
+    local = tmp_path / "prod" / "snapshot.json"
+    assert json.loads(local.read_text()) == stored
+    assert stat.S_IMODE(os.stat(local).st_mode) == 0o600
+    assert TOKEN not in local.read_text()
+
+    local.unlink()  # another controller: no local copy, same service
 
     def rolled_back(api):
         api.state["flags"]["hybrid_routing"] = False
 
-    code, again = run_module(state_snapshot, args, rolled_back)
+    code, again = run_module(state_snapshot, snap_args(tmp_path, rollback_id="rb-2"), rolled_back)
     assert code == 0 and again["changed"] is False and again["kept"] is True
-    assert json.loads(path.read_text())["flags"]["hybrid_routing"] is True
+    assert fake_api.stored["snapshot"]["flags"]["hybrid_routing"] is True
+    assert json.loads(local.read_text())["rollback_id"] == "rb-1"
 
 
-def test_snapshot_check_mode_writes_no_file(tmp_path, run_module):
-    path = tmp_path / "snapshot.json"
-    code, result = run_module(
-        state_snapshot, {"path": str(path), "environment": "prod", "_ansible_check_mode": True, "_ansible_diff": True}
-    )
-    assert code == 0 and result["changed"] is True and not path.exists()
+def test_snapshot_check_mode_stores_nothing(tmp_path, fake_api, run_module):
+    code, result = run_module(state_snapshot, snap_args(tmp_path, _ansible_check_mode=True, _ansible_diff=True))
+    assert code == 0 and result["changed"] is True and fake_api.stored is None
+    assert not (tmp_path / "prod").exists()
     assert '"hybrid_routing": true' in result["diff"]["after"]
 
 
-def test_snapshot_of_another_environment_is_refused(tmp_path, run_module):
-    path = tmp_path / "snapshot.json"
-    run_module(state_snapshot, {"path": str(path), "environment": "staging"})
-    code, result = run_module(state_snapshot, {"path": str(path), "environment": "prod"})
-    assert code == 1 and "belongs to environment 'staging'" in result["msg"]
+def test_snapshot_of_another_environment_is_refused(tmp_path, fake_api, run_module):
+    run_module(state_snapshot, snap_args(tmp_path, environment="staging"))
+    for state in ("present", "read", "archived"):
+        code, result = run_module(state_snapshot, snap_args(tmp_path, state=state))
+        assert code == 1 and "taken for environment 'staging'" in result["msg"]
+    assert fake_api.stored["snapshot"]["environment"] == "staging"
 
 
-def test_corrupt_snapshot_is_not_overwritten(tmp_path, run_module):
-    path = tmp_path / "snapshot.json"
-    path.write_text("{not json")
-    code, result = run_module(state_snapshot, {"path": str(path), "environment": "prod"})
-    assert code == 1 and "not valid JSON" in result["msg"] and "force=true" in result["msg"]
-    assert path.read_text() == "{not json"
+def test_lost_create_race_keeps_the_winner(tmp_path, fake_api, run_module):
+    def someone_was_faster(api):
+        original = api.snapshot
+        calls = []
+
+        def snapshot():
+            calls.append(1)
+            if len(calls) == 1:
+                return None
+            return original()
+
+        api.snapshot = snapshot
+        FakeAdminAPI = type(api)
+        FakeAdminAPI.stored = {"snapshot": dict(FakeAdminAPI.seed(), environment="prod", schema_version=1,
+                                                 api_base="http://127.0.0.1:9", rollback_id="rb-winner",
+                                                 release={"current": "r3", "previous": "r2"}), "stored_at": "T"}
+
+    code, result = run_module(state_snapshot, snap_args(tmp_path), someone_was_faster)
+    assert code == 0 and result["changed"] is False and result["snapshot"]["rollback_id"] == "rb-winner"
+
 
 
 # -- slack_notify ----------------------------------------------------------------------------------------------
@@ -240,35 +261,34 @@ def test_slack_bad_url_is_clear_and_secret_free(run_module):
     assert "SECRET" not in json.dumps(result)
 
 
-def test_snapshot_force_sets_the_old_one_aside(tmp_path, run_module):
-    path = tmp_path / "snapshot.json"
-    run_module(state_snapshot, {"path": str(path), "environment": "prod", "rollback_id": "rb-old"})
-    code, result = run_module(state_snapshot, {"path": str(path), "environment": "prod", "force": True,
-                                               "rollback_id": "rb-new"})
+def test_snapshot_force_sets_the_old_one_aside(tmp_path, fake_api, run_module):
+    run_module(state_snapshot, snap_args(tmp_path, rollback_id="rb-old"))
+    code, result = run_module(state_snapshot, snap_args(tmp_path, force=True, rollback_id="rb-new"))
     assert code == 0 and result["changed"] is True and result["superseded"].endswith("-superseded.json")
-    assert json.loads(path.read_text())["rollback_id"] == "rb-new"
+    assert fake_api.stored["snapshot"]["rollback_id"] == "rb-new"
     assert json.loads(Path(result["superseded"]).read_text())["rollback_id"] == "rb-old"
 
 
-def test_snapshot_older_than_max_age_is_replaced(tmp_path, run_module):
-    path = tmp_path / "snapshot.json"
-    run_module(state_snapshot, {"path": str(path), "environment": "prod"})
-    old = json.loads(path.read_text())
-    path.write_text(json.dumps(dict(old, taken_at="2020-01-01T00:00:00Z")))
-    code, kept = run_module(state_snapshot, {"path": str(path), "environment": "prod", "max_age_seconds": 0})
+def test_snapshot_older_than_max_age_is_replaced(tmp_path, fake_api, run_module):
+    run_module(state_snapshot, snap_args(tmp_path))
+    fake_api.stored["snapshot"]["taken_at"] = "2020-01-01T00:00:00Z"
+    code, kept = run_module(state_snapshot, snap_args(tmp_path, max_age_seconds=0))
     assert code == 0 and kept["kept"] is True
-    code, fresh = run_module(state_snapshot, {"path": str(path), "environment": "prod", "max_age_seconds": 3600})
+    code, fresh = run_module(state_snapshot, snap_args(tmp_path, max_age_seconds=3600))
     assert code == 0 and fresh["kept"] is False and fresh["superseded"]
-    assert json.loads(path.read_text())["taken_at"] != "2020-01-01T00:00:00Z"
+    assert fake_api.stored["snapshot"]["taken_at"] != "2020-01-01T00:00:00Z"
 
 
-def test_snapshot_archive_moves_the_file(tmp_path, run_module):
-    path = tmp_path / "snapshot.json"
-    run_module(state_snapshot, {"path": str(path), "environment": "prod"})
-    code, result = run_module(state_snapshot, {"path": str(path), "environment": "prod", "state": "archived",
-                                               "_ansible_check_mode": True})
-    assert code == 0 and result["changed"] is True and path.exists()
-    code, result = run_module(state_snapshot, {"path": str(path), "environment": "prod", "state": "archived"})
-    assert code == 0 and not path.exists() and result["path"].endswith("-restored.json")
-    code, again = run_module(state_snapshot, {"path": str(path), "environment": "prod", "state": "archived"})
+def test_snapshot_read_and_archive(tmp_path, fake_api, run_module):
+    code, none = run_module(state_snapshot, snap_args(tmp_path, state="read"))
+    assert code == 0 and none["snapshot"] is None
+    run_module(state_snapshot, snap_args(tmp_path))
+    code, read = run_module(state_snapshot, snap_args(tmp_path, state="read"))
+    assert code == 0 and read["snapshot"]["release"]["current"] == "r3" and read["changed"] is False
+    code, dry = run_module(state_snapshot, snap_args(tmp_path, state="archived", _ansible_check_mode=True))
+    assert code == 0 and dry["changed"] is True and fake_api.stored is not None
+    code, done = run_module(state_snapshot, snap_args(tmp_path, state="archived"))
+    assert code == 0 and fake_api.stored is None and done["path"].endswith("-restored.json")
+    assert not (tmp_path / "prod" / "snapshot.json").exists()
+    code, again = run_module(state_snapshot, snap_args(tmp_path, state="archived"))
     assert code == 0 and again["changed"] is False
