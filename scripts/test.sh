@@ -17,33 +17,7 @@ step "ansible-lint (production profile, offline)"
 ansible-lint --offline --profile production --nocolor
 
 step "ansible-test sanity (python 3.11)"
-# ansible-test downloads get-pip from a host these machines cannot reach: use the offline stand-in.
-AT_DIR=$(python -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')
-PIP_VER=$(python - "$AT_DIR" <<'PY'
-import re, sys
-text = open(sys.argv[1] + "/_internal/python_requirements.py", encoding="utf-8").read()
-print(re.search(r"pip='([0-9.]+)'", text).group(1))
-PY
-)
-BOOTSTRAP_CACHE=~/.ansible/test/cache/get_pip_${PIP_VER//./_}.py
-STAND_IN="$REPO/../shared/tools/ansible_test_pip_bootstrap.py"
-if [ ! -s "$BOOTSTRAP_CACHE" ]; then
-  if [ -f "$STAND_IN" ]; then
-    mkdir -p "$(dirname "$BOOTSTRAP_CACHE")"
-    install -m 0644 "$STAND_IN" "$BOOTSTRAP_CACHE"
-  else
-    echo "note: $STAND_IN not found; ansible-test will try to download get-pip itself" >&2
-  fi
-fi
-# ansible-test wants a real directory named ansible_collections/<ns>/<name>, not a symlink.
-STAGE=$(mktemp -d)
-trap 'rm -rf "$STAGE"' EXIT
-COLL="$STAGE/ansible_collections/matbakh/hybrid_routing"
-mkdir -p "$COLL"
-git ls-files -z --cached --others --exclude-standard \
-  | grep -zvE '^(sandbox|scripts|\.ci)/' \
-  | tar --null --ignore-failed-read -T - -cf - | tar -xf - -C "$COLL"
-(cd "$COLL" && ansible-test sanity --requirements --python 3.11 --color no)
+bash scripts/sanity.sh
 
 step "pytest"
 python -m pytest -q -p no:cacheprovider "$@"

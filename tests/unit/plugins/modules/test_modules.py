@@ -233,14 +233,12 @@ def test_lost_create_race_keeps_the_winner(tmp_path, fake_api, run_module):
             return original()
 
         api.snapshot = snapshot
-        FakeAdminAPI = type(api)
-        FakeAdminAPI.stored = {"snapshot": dict(FakeAdminAPI.seed(), environment="prod", schema_version=1,
-                                                 api_base="http://127.0.0.1:9", rollback_id="rb-winner",
-                                                 release={"current": "r3", "previous": "r2"}), "stored_at": "T"}
+        winner = dict(api.seed(), environment="prod", schema_version=1, api_base="http://127.0.0.1:9",
+                      rollback_id="rb-winner", release={"current": "r3", "previous": "r2"})
+        type(api).stored = {"snapshot": winner, "stored_at": "T"}
 
     code, result = run_module(state_snapshot, snap_args(tmp_path), someone_was_faster)
     assert code == 0 and result["changed"] is False and result["snapshot"]["rollback_id"] == "rb-winner"
-
 
 
 # -- slack_notify ----------------------------------------------------------------------------------------------
