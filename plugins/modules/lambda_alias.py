@@ -30,7 +30,10 @@ attributes:
     support: full
 options:
   versions:
-    description: Function name to the published version its alias must point at.
+    description:
+      - Function name to the published version its alias must point at.
+      - V(previous) means the published version before the one the alias points at now (the rollback preflight
+        uses it in check mode to prove there is one).
     type: dict
     required: true
   alias:
@@ -87,7 +90,16 @@ class LambdaAliasManager:
         before: dict[str, str] = {}
         for name, version in sorted(self.wanted.items()):
             before[name] = alias_version(self.client, name, self.alias)
-            if version != before[name] and version not in published_versions(self.client, name):
+            published = published_versions(self.client, name)
+            if version == "previous":
+                older = [v for v in published if before[name].isdigit() and int(v) < int(before[name])]
+                if not older:
+                    self.module.fail_json(
+                        msg=f"{name} has no published version before {before[name]} to go back to; "
+                        "no Lambda alias was changed.", aliases={}
+                    )
+                self.wanted[name] = version = older[-1]
+            if version != before[name] and version not in published:
                 self.module.fail_json(
                     msg=f"{name} has no published version {version!r}; no Lambda alias was changed.", aliases={}
                 )

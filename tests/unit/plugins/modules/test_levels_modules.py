@@ -181,3 +181,12 @@ def test_lambda_alias_check_mode(functions, run_module):
 def test_lambda_alias_unknown_function_is_a_clear_error(functions, run_module):
     code, result = run_module(lambda_alias, dict(AWS_ARGS, versions={"nope": "1"}), connection=False)
     assert code == 1 and "Reading alias live of nope failed: ResourceNotFoundException" in result["msg"]
+
+
+def test_lambda_alias_previous_resolves_and_refuses_at_the_oldest(functions, run_module):
+    code, result = run_module(lambda_alias, dict(AWS_ARGS, versions={"fn": "previous"}, _ansible_check_mode=True),
+                              connection=False)
+    assert code == 0 and result["aliases"] == {"fn": {"before": "3", "after": "2"}}
+    functions.update_alias(FunctionName="fn", Name="live", FunctionVersion="1")
+    code, result = run_module(lambda_alias, dict(AWS_ARGS, versions={"fn": "previous"}), connection=False)
+    assert code == 1 and "no published version before 1 to go back to" in result["msg"]
