@@ -21,7 +21,6 @@ python - "$api" <<'PY'
 import sys, urllib.request
 urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/_sandbox/reset", method="POST"), timeout=10).read()
 PY
-rm -f .sandbox/state/sandbox/snapshot.json
 
 show_state() {
   python - "$api" <<'PY'

@@ -35,6 +35,10 @@ CONNECTION_ARGSPEC: dict[str, dict[str, Any]] = dict(
 )
 
 
+def _flag_states(document: dict[str, Any]) -> dict[str, bool]:
+    return {name: bool(doc.get("enabled")) for name, doc in (document.get("flags") or {}).items()}
+
+
 class AdminAPI:
     """Typed access to the admin API paths of docs/admin-api.md."""
 
@@ -68,11 +72,13 @@ class AdminAPI:
     def health(self) -> dict[str, Any]:
         return self.get("/health")
 
-    def flags(self) -> dict[str, dict[str, Any]]:
-        return self.get("/admin/feature-flags").get("flags", {})
+    def flags(self) -> dict[str, bool]:
+        """Flag name to enabled."""
+        return _flag_states(self.get("/admin/feature-flags"))
 
-    def set_flags(self, flags: dict[str, bool]) -> dict[str, dict[str, Any]]:
-        return self.http.request("PATCH", "/admin/feature-flags", json={"flags": flags})[1].get("flags", {})
+    def set_flags(self, flags: dict[str, bool]) -> dict[str, bool]:
+        """Set several flags in one atomic request; returns every flag's state afterwards."""
+        return _flag_states(self.http.request("PATCH", "/admin/feature-flags", json={"flags": flags})[1])
 
     def routing(self) -> dict[str, Any]:
         return self.get("/admin/routing")

@@ -96,8 +96,13 @@ def alias_version(client: Any, function_name: str, alias: str) -> str:
     return str(doc["FunctionVersion"])
 
 
+def version_before(current: str, published: list[str]) -> str | None:
+    """The published version just before current (None when current is the oldest or not numbered)."""
+    older = [v for v in published if current.isdigit() and int(v) < int(current)]
+    return older[-1] if older else None
+
+
 def alias_state(client: Any, function_name: str, alias: str) -> dict[str, Any]:
     """The alias's version and the published version before it (None when it already points at the oldest)."""
     current = alias_version(client, function_name, alias)
-    older = [v for v in published_versions(client, function_name) if current.isdigit() and int(v) < int(current)]
-    return {"version": current, "previous": older[-1] if older else None}
+    return {"version": current, "previous": version_before(current, published_versions(client, function_name))}

@@ -107,7 +107,7 @@ class FeatureFlagManager:
 
     def run(self) -> dict[str, Any]:
         self._validate()
-        current = {name: bool(doc.get("enabled")) for name, doc in self.frame.api.flags().items()}
+        current = self.frame.api.flags()
         unknown = sorted(set(self.desired) - set(current))
         if unknown:
             self.frame.fail(
@@ -126,7 +126,7 @@ class FeatureFlagManager:
             if self.frame.check_mode:
                 end_state.update(patch)
             else:
-                end_state = {name: bool(doc.get("enabled")) for name, doc in self.frame.api.set_flags(patch).items()}
+                end_state = self.frame.api.set_flags(patch)
                 not_applied = sorted(name for name, wanted in patch.items() if end_state.get(name) != wanted)
                 if not_applied:
                     self.frame.fail(

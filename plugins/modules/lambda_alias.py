@@ -74,6 +74,7 @@ from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._aws import
     call,
     lambda_client,
     published_versions,
+    version_before,
 )
 
 
@@ -92,13 +93,13 @@ class LambdaAliasManager:
             before[name] = alias_version(self.client, name, self.alias)
             published = published_versions(self.client, name)
             if version == "previous":
-                older = [v for v in published if before[name].isdigit() and int(v) < int(before[name])]
-                if not older:
+                previous = version_before(before[name], published)
+                if previous is None:
                     self.module.fail_json(
                         msg=f"{name} has no published version before {before[name]} to go back to; "
                         "no Lambda alias was changed.", aliases={}
                     )
-                self.wanted[name] = version = older[-1]
+                self.wanted[name] = version = previous
             if version != before[name] and version not in published:
                 self.module.fail_json(
                     msg=f"{name} has no published version {version!r}; no Lambda alias was changed.", aliases={}

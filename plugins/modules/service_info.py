@@ -95,7 +95,7 @@ def gather(frame: AdminAPIModule) -> dict[str, Any]:
     if "health" in parts:
         result["health"] = api.health()
     if "flags" in parts:
-        result["flags"] = {name: bool(doc.get("enabled")) for name, doc in api.flags().items()}
+        result["flags"] = api.flags()
         unknown = sorted(set(required) - set(result["flags"]))
         if unknown:
             frame.fail(

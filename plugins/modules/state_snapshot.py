@@ -210,7 +210,7 @@ class SnapshotManager:
             "api_base": api.http.base_url,
             "taken_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "rollback_id": self.params["rollback_id"],
-            "flags": {name: bool(doc.get("enabled")) for name, doc in api.flags().items()},
+            "flags": api.flags(),
             "routing": {"mode": routing.get("mode"), "weights": routing.get("weights")},
             "release": {"current": releases.get("current"), "previous": releases.get("previous")},
         }

@@ -54,8 +54,8 @@ class FakeAdminAPI:
             return item
         return {"status": "healthy", "checks": {"api": {"status": "healthy"}}}
 
-    def flags(self) -> dict[str, Any]:
-        return {name: {"enabled": value} for name, value in self.state["flags"].items()}
+    def flags(self) -> dict[str, bool]:
+        return dict(self.state["flags"])
 
     def set_flags(self, flags: dict[str, bool]) -> dict[str, Any]:
         self.writes.append(("set_flags", flags))
