@@ -32,6 +32,8 @@ options:
   timeout:
     description:
       - Seconds to wait for each HTTP answer.
+      - Polls (health, effective routing, deployments) are not bound by it; each waits as long as what is left of
+        the wait's budget allows.
     type: float
     default: 10
   retries:

@@ -20,8 +20,11 @@ from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http impor
     HTTPClient,
     HTTPClientError,
     NotFoundError,
+    ServerError,
+    UnreachableError,
     validate_base_url,
 )
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._poll import PollOutcome, poll_until
 
 # Mirrors the doc fragment matbakh.hybrid_routing.connection: keep both in step.
 CONNECTION_ARGSPEC: dict[str, dict[str, Any]] = dict(
@@ -69,8 +72,8 @@ class AdminAPI:
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.http.request("GET", path, **kwargs)[1]
 
-    def health(self) -> dict[str, Any]:
-        return self.get("/health")
+    def health(self, wait: float | None = None) -> dict[str, Any]:
+        return self.get("/health", wait=wait)
 
     def flags(self) -> dict[str, bool]:
         """Flag name to enabled."""
@@ -80,8 +83,8 @@ class AdminAPI:
         """Set several flags in one atomic request; returns every flag's state afterwards."""
         return _flag_states(self.http.request("PATCH", "/admin/feature-flags", json={"flags": flags})[1])
 
-    def routing(self) -> dict[str, Any]:
-        return self.get("/admin/routing")
+    def routing(self, wait: float | None = None) -> dict[str, Any]:
+        return self.get("/admin/routing", wait=wait)
 
     def set_routing(self, mode: str, weights: dict[str, int] | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"mode": mode}
@@ -99,8 +102,8 @@ class AdminAPI:
         )
         return data["deployment"]
 
-    def deployment(self, deployment_id: str) -> dict[str, Any]:
-        return self.get(f"/admin/deployments/{quote(deployment_id, safe='')}")
+    def deployment(self, deployment_id: str, wait: float | None = None) -> dict[str, Any]:
+        return self.get(f"/admin/deployments/{quote(deployment_id, safe='')}", wait=wait)
 
     def snapshot(self) -> dict[str, Any] | None:
         """The stored rollback snapshot document ({snapshot, stored_at, stored_by}), or None when there is none."""
@@ -174,6 +177,10 @@ class AdminAPIModule:
             retries=params["retries"],
             rollback_id=params["rollback_id"],
         )
+
+    def wait_until(self, read: Any, is_done: Any, timeout: float, interval: float, **kwargs: Any) -> PollOutcome:
+        """poll_until over the admin API: no answer, a 5xx or a 429 is a sample; a 401 or a 404 ends the wait."""
+        return poll_until(read, is_done, timeout, interval, transient=(UnreachableError, ServerError), **kwargs)
 
     def fail(self, msg: str, **result: Any) -> None:
         self.module.fail_json(msg=msg, **result)

@@ -16,7 +16,14 @@ from ansible.module_utils.basic import env_fallback
 try:
     import boto3
     from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
 except ImportError:
     HAS_BOTO3 = False
     BOTO3_IMPORT_ERROR: str | None = traceback.format_exc()
@@ -26,6 +33,8 @@ except ImportError:
 
     class ClientError(Exception):  # type: ignore[no-redef]
         """Stand-in so the except clauses below stay valid without botocore."""
+
+    ConnectionClosedError = EndpointConnectionError = ConnectTimeoutError = ReadTimeoutError = BotoCoreError
 else:
     HAS_BOTO3 = True
     BOTO3_IMPORT_ERROR = None
@@ -42,27 +51,55 @@ AWS_ARGSPEC: dict[str, dict[str, Any]] = dict(
 )
 
 
+# Error codes that mean "try again later", whatever the HTTP status says.
+THROTTLING_CODES = frozenset((
+    "Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "ServiceUnavailable",
+    "ServiceException", "EC2ThrottledException",
+))
+
+
 class AWSError(Exception):
     """A boto3 call failed; the message names the call and the AWS error code, never credentials."""
 
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class AWSTransientError(AWSError):
+    """No answer (connection refused, timeout) or a throttling/5xx answer: a poll records it and goes on."""
+
+
+class LambdaAccess:
+    """One boto3 session for a module run and the Lambda clients made from it."""
+
+    def __init__(self, params: dict[str, Any]):
+        if not params.get("aws_region"):
+            raise AWSError("aws_region is not set: set hybrid_routing_aws_region or export AWS_REGION")
+        self.params = params
+        self.session = boto3.session.Session(
+            aws_access_key_id=params.get("aws_access_key") or None,
+            aws_secret_access_key=params.get("aws_secret_key") or None,
+            aws_session_token=params.get("aws_session_token") or None,
+            profile_name=params.get("aws_profile") or None,
+            region_name=params["aws_region"],
+        )
+        # Retries (standard mode, jittered backoff on throttling and 5xx) are botocore's.
+        self.client = self._client(max(1, params.get("aws_max_attempts") or 5), connect_timeout=5, read_timeout=20)
+
+    def _client(self, max_attempts: int, connect_timeout: float, read_timeout: float) -> Any:
+        config = Config(retries={"mode": "standard", "max_attempts": max_attempts},
+                        connect_timeout=connect_timeout, read_timeout=read_timeout)
+        return self.session.client("lambda", endpoint_url=self.params.get("aws_endpoint_url") or None, config=config)
+
+    def polling_client(self, wait: float) -> Any:
+        """A client for one poll: a single attempt that waits up to `wait` seconds (the poll loop is the retry)."""
+        return self._client(1, connect_timeout=min(5.0, wait), read_timeout=wait)
+
 
 def lambda_client(params: dict[str, Any]) -> Any:
-    """A Lambda client; retries (standard mode, jittered backoff on throttling and 5xx) are botocore's."""
-    if not params.get("aws_region"):
-        raise AWSError("aws_region is not set: set hybrid_routing_aws_region or export AWS_REGION")
-    session = boto3.session.Session(
-        aws_access_key_id=params.get("aws_access_key") or None,
-        aws_secret_access_key=params.get("aws_secret_key") or None,
-        aws_session_token=params.get("aws_session_token") or None,
-        profile_name=params.get("aws_profile") or None,
-        region_name=params["aws_region"],
-    )
-    config = Config(
-        retries={"mode": "standard", "max_attempts": max(1, params.get("aws_max_attempts") or 5)},
-        connect_timeout=5,
-        read_timeout=20,
-    )
-    return session.client("lambda", endpoint_url=params.get("aws_endpoint_url") or None, config=config)
+    """A Lambda client with botocore's standard retries."""
+    return LambdaAccess(params).client
 
 
 def call(description: str, method: Any, **kwargs: Any) -> Any:
@@ -71,7 +108,13 @@ def call(description: str, method: Any, **kwargs: Any) -> Any:
         return method(**kwargs)
     except ClientError as exc:
         error = exc.response.get("Error", {})
-        raise AWSError(f"{description} failed: {error.get('Code', 'error')}: {error.get('Message', '')}") from None
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = error.get("Code", "error")
+        transient = code in THROTTLING_CODES or status == 429 or (status or 0) >= 500
+        kind = AWSTransientError if transient else AWSError
+        raise kind(f"{description} failed: {code}: {error.get('Message', '')}", status=status) from None
+    except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError) as exc:
+        raise AWSTransientError(f"{description} got no answer: {exc}") from None
     except BotoCoreError as exc:
         raise AWSError(f"{description} failed: {exc}") from None
 
@@ -89,6 +132,14 @@ def published_versions(client: Any, function_name: str) -> list[str]:
         marker = page.get("NextMarker")
         if not marker:
             return sorted(versions, key=int)
+
+
+def serving_version(client: Any, function_name: str, alias: str) -> dict[str, Any]:
+    """The version an alias resolves to and whether it can serve (State and LastUpdateStatus)."""
+    config = call(f"Reading what alias {alias} of {function_name} serves", client.get_function_configuration,
+                  FunctionName=function_name, Qualifier=alias)
+    return {"version": str(config["Version"]), "state": config.get("State"),
+            "last_update": config.get("LastUpdateStatus")}
 
 
 def alias_version(client: Any, function_name: str, alias: str) -> str:

@@ -139,7 +139,10 @@ class HTTPClient:
         secret_url: bool = False,
     ):
         self.base_url = validate_base_url(base_url) if base_url else ""
-        self.set_limits(timeout, retries, total_timeout)
+        self.timeout = timeout
+        self.retries = max(0, retries)
+        # Default budget of one logical request: every attempt its full timeout, plus the capped backoff between.
+        self.total_timeout = total_timeout if total_timeout is not None else timeout * (self.retries + 1) + 10
         self.service_name = service_name
         # Webhook URLs carry their credential in the path: messages then show scheme and host only.
         self.secret_url = secret_url
@@ -152,10 +155,6 @@ class HTTPClient:
         self.session.mount("http://", self._adapter)
         self.session.mount("https://", self._adapter)
         self._retry_settings = dict(
-            total=self.retries,
-            connect=self.retries,
-            read=self.retries,
-            status=self.retries,
             other=0,
             status_forcelist=RETRY_STATUSES,
             allowed_methods=None,  # writes are idempotent by contract (PATCH to a state, Idempotency-Key on POST)
@@ -167,20 +166,11 @@ class HTTPClient:
             raise_on_redirect=False,
         )
 
-    def set_limits(self, timeout: float, retries: int, total_timeout: float | None = None) -> None:
-        """Per-attempt timeout, retry count and the wall-clock budget of one logical request."""
-        self.timeout = timeout
-        self.retries = max(0, retries)
-        # Default budget: every attempt may use its full timeout, plus the capped backoff between them.
-        self.total_timeout = total_timeout if total_timeout is not None else timeout * (self.retries + 1) + 10
-        if hasattr(self, "_retry_settings"):
-            self._retry_settings.update(total=self.retries, connect=self.retries, read=self.retries,
-                                        status=self.retries)
-
-    def _arm_retries(self) -> None:
+    def _arm_retries(self, retries: int, budget: float) -> None:
         """Each logical request gets a fresh retry budget and deadline."""
         self._adapter.max_retries = _DeadlineRetry(
-            deadline=time.monotonic() + self.total_timeout, **self._retry_settings
+            deadline=time.monotonic() + budget,
+            **dict(self._retry_settings, total=retries, connect=retries, read=retries, status=retries),
         )
 
     def url(self, path: str) -> str:
@@ -209,14 +199,23 @@ class HTTPClient:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         expect_json: bool = True,
+        wait: float | None = None,
     ) -> tuple[int, Any]:
-        """Send one logical request (retried inside the adapter); return (status, decoded body) for 2xx."""
+        """Send one logical request (retried inside the adapter); return (status, decoded body) for 2xx.
+
+        wait: one attempt that waits up to this many seconds for the answer, no retries. For polls: the poll
+        loop is the retry, and it hands each poll what is left of its budget.
+        """
         url = self.url(path)
-        self._arm_retries()
+        timeout, retries = (wait, 0) if wait is not None else (self.timeout, self.retries)
+        self._arm_retries(retries, wait if wait is not None else self.total_timeout)
         shown = self.shown(url)
+        no_answer = f"{self.service_name} at {shown} did not answer within {round(timeout, 1):g}s" + (
+            f" (tried {retries + 1} times)." if retries else "."
+        )
         try:
             response = self.session.request(
-                method, url, json=json, params=params, headers=headers, timeout=self.timeout
+                method, url, json=json, params=params, headers=headers, timeout=timeout
             )
         except requests.exceptions.SSLError as exc:
             raise UnreachableError(
@@ -226,22 +225,14 @@ class HTTPClient:
             ) from None
         except requests.exceptions.ConnectionError as exc:
             if self._reason(exc, url) == "timed out":
-                raise UnreachableError(
-                    f"{self.service_name} at {shown} did not answer within {self.timeout:g}s "
-                    f"(tried {self.retries + 1} times).",
-                    url=shown,
-                ) from None
+                raise UnreachableError(no_answer, url=shown) from None
             raise UnreachableError(
                 f"Cannot reach {self.service_name} at {shown}: {self._reason(exc, url)}. "
                 "Check that the service is up and that the base URL is right.",
                 url=shown,
             ) from None
         except requests.exceptions.Timeout:
-            raise UnreachableError(
-                f"{self.service_name} at {shown} did not answer within {self.timeout:g}s "
-                f"(tried {self.retries + 1} times).",
-                url=shown,
-            ) from None
+            raise UnreachableError(no_answer, url=shown) from None
         except requests.exceptions.RequestException as exc:
             raise UnreachableError(f"Request to {shown} failed: {self._reason(exc, url)}", url=shown) from None
         body = _decode(response)
@@ -252,9 +243,9 @@ class HTTPClient:
                     status=response.status_code, url=shown,
                 )
             return response.status_code, body
-        raise self._error_for(method, shown, response.status_code, body)
+        raise self._error_for(method, shown, response.status_code, body, retries + 1)
 
-    def _error_for(self, method: str, shown: str, status: int, body: Any) -> HTTPClientError:
+    def _error_for(self, method: str, shown: str, status: int, body: Any, attempts: int) -> HTTPClientError:
         detail = _error_detail(body)
         if self.secret_url:
             detail = detail[:80]
@@ -281,7 +272,8 @@ class HTTPClient:
             )
         if status in RETRY_STATUSES:
             return ServerError(
-                f"{method} {shown} still failed with {status} after {self.retries + 1} attempts{suffix}",
+                (f"{method} {shown} still failed with {status} after {attempts} attempts{suffix}" if attempts > 1
+                 else f"{method} {shown} answered {status}{suffix}"),
                 status=status, body=body, url=shown,
             )
         return ServerError(f"{method} {shown} failed with {status}{suffix}", status=status, body=body, url=shown)

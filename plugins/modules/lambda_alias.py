@@ -15,6 +15,10 @@ description:
   - Every function, alias and target version is checked before the first write, so a typo changes nothing.
   - The C(release_revert) role uses it with the versions recorded in the snapshot (the version before the
     pre-incident one), so a re-run never walks a second step back; roll-forward uses it with the pre-incident ones.
+  - Then it polls C(GetFunctionConfiguration) on each alias until the alias resolves to the wanted version and that
+    version can serve (not C(Pending), no update C(InProgress)), or O(wait_timeout) passes. A version in state
+    C(Failed) fails the task at once. Each poll waits for its answer as long as what is left of O(wait_timeout)
+    allows, in one attempt; throttling, 5xx answers and missing answers are counted and polling goes on.
 author:
   - matbakh platform team (@matbakh)
 extends_documentation_fragment:
@@ -40,6 +44,14 @@ options:
     description: The alias to move.
     type: str
     default: live
+  wait_timeout:
+    description: Seconds to wait until every alias serves an active version of the wanted one; V(0) does not wait.
+    type: float
+    default: 60
+  interval:
+    description: Seconds between two polls while waiting.
+    type: float
+    default: 1
 """
 
 EXAMPLES = r"""
@@ -59,6 +71,17 @@ aliases:
   returned: success
   type: dict
   sample: {"hybrid-router": {"before": "3", "after": "2"}}
+serving:
+  description: Per function, what its alias serves after the wait (version, C(State), C(LastUpdateStatus)).
+  returned: when it waited
+  type: dict
+  sample: {"hybrid-router": {"version": "2", "state": "Active", "last_update": "Successful"}}
+wait:
+  description:
+    - What the polls saw while waiting (the same keys as M(matbakh.hybrid_routing.service_health)'s C(wait)).
+  returned: when it waited
+  type: dict
+  sample: {"polls": 1, "answered": 1, "unanswered": 0, "last_answer_seconds": 0.02, "elapsed": 0.02}
 """
 
 from typing import Any
@@ -70,12 +93,15 @@ from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._aws import
     BOTO3_IMPORT_ERROR,
     HAS_BOTO3,
     AWSError,
+    AWSTransientError,
+    LambdaAccess,
     alias_version,
     call,
-    lambda_client,
     published_versions,
+    serving_version,
     version_before,
 )
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._poll import poll_until, seconds
 
 
 class LambdaAliasManager:
@@ -85,7 +111,10 @@ class LambdaAliasManager:
         self.wanted = {str(name): str(version) for name, version in module.params["versions"].items()}
         if not self.wanted:
             module.fail_json(msg="versions is empty: name at least one function and the version to point it at")
-        self.client = lambda_client(module.params)
+        if module.params["wait_timeout"] < 0 or module.params["interval"] <= 0:
+            module.fail_json(msg="wait_timeout must be >= 0 and interval > 0")
+        self.access = LambdaAccess(module.params)
+        self.client = self.access.client
 
     def run(self) -> dict[str, Any]:
         before: dict[str, str] = {}
@@ -120,7 +149,46 @@ class LambdaAliasManager:
         }
         if self.module._diff:
             result["diff"] = {"before": before, "after": after}
+        if not self.module.check_mode and self.module.params["wait_timeout"] > 0:
+            self._wait_serving(after, result)
         return result
+
+    def _serving(self, wanted: dict[str, str], wait: float) -> dict[str, dict[str, Any]]:
+        client = self.access.polling_client(wait)
+        return {name: serving_version(client, name, self.alias) for name in sorted(wanted)}
+
+    @staticmethod
+    def _settled(wanted: dict[str, str], serving: dict[str, dict[str, Any]]) -> bool:
+        """Every alias on its version and that version ready, or one version failed (which waiting cannot mend)."""
+        if any(doc["state"] == "Failed" for doc in serving.values()):
+            return True
+        return all(
+            doc["version"] == wanted[name] and doc["state"] != "Pending" and doc["last_update"] != "InProgress"
+            for name, doc in serving.items()
+        )
+
+    def _wait_serving(self, wanted: dict[str, str], result: dict[str, Any]) -> None:
+        wait_timeout = self.module.params["wait_timeout"]
+        outcome = poll_until(
+            lambda wait: self._serving(wanted, wait), lambda serving: self._settled(wanted, serving),
+            wait_timeout, self.module.params["interval"], transient=(AWSTransientError,),
+        )
+        serving = outcome.last_read or {}
+        result.update(serving=serving, wait=outcome.summary())
+        failed = sorted(name for name, doc in serving.items() if doc["state"] == "Failed")
+        if failed:
+            self.module.fail_json(
+                msg=f"Version {', '.join(f'{wanted[n]} of {n}' for n in failed)} is in state Failed and cannot "
+                f"serve; the alias {self.alias} now points at it. Check the function, then point the alias at a "
+                "working version.", **result)
+        if not outcome.done:
+            shown = "; ".join(
+                f"{name} serves {doc['version']} ({doc['state']}, last update {doc['last_update']})"
+                for name, doc in serving.items()
+            ) or "no alias could be read"
+            self.module.fail_json(
+                msg=f"The {self.alias} aliases do not serve the wanted versions within {seconds(wait_timeout)}: "
+                f"{shown}. {outcome.describe()}.", **result)
 
 
 def main() -> None:
@@ -128,6 +196,8 @@ def main() -> None:
     argument_spec.update(
         versions=dict(type="dict", required=True),
         alias=dict(type="str", default="live"),
+        wait_timeout=dict(type="float", default=60.0),
+        interval=dict(type="float", default=1.0),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if not HAS_BOTO3:

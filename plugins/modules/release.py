@@ -19,6 +19,9 @@ description:
     earlier attempt under the key failed (or the release moved on since), the next attempt uses C(<key>#2),
     C(<key>#3)... so a re-run can still succeed. The target is fixed by the caller, so no attempt ever walks further
     back than O(target).
+  - Each read of the deployment waits for its answer as long as what is left of O(wait_timeout) allows; a read that
+    gets no answer, or a 5xx, is counted and polling goes on. When the time runs out, the message says how many
+    reads answered, how long the last answer took and how many got none.
 author:
   - matbakh platform team (@matbakh)
 extends_documentation_fragment:
@@ -74,12 +77,18 @@ deployment:
   returned: success
   type: dict
   sample: {"id": "d-42", "status": "succeeded", "from": "2025.01.14-2", "to": "2025.01.10-1"}
+wait:
+  description:
+    - What the polls of the deployment saw (the same keys as M(matbakh.hybrid_routing.service_health)'s C(wait)).
+  returned: when it waited for a deployment
+  type: dict
+  sample: {"polls": 3, "answered": 3, "unanswered": 0, "last_answer_seconds": 0.01, "elapsed": 1.02}
 """
 
 from typing import Any
 
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import AdminAPIModule
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._poll import poll_until
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._poll import seconds
 
 TERMINAL = ("succeeded", "failed")
 
@@ -95,6 +104,7 @@ class ReleaseManager:
     def __init__(self, frame: AdminAPIModule):
         self.frame = frame
         self.key: str = frame.params["idempotency_key"]
+        self.wait_summary: dict[str, Any] | None = None
         if not self.key.strip():
             frame.fail("idempotency_key is empty: derive it from the rollback id so that re-runs reuse it")
 
@@ -151,18 +161,19 @@ class ReleaseManager:
     def _wait(self, deployment: dict[str, Any]) -> dict[str, Any]:
         wait_timeout = self.frame.params["wait_timeout"]
         if deployment.get("status") not in TERMINAL and wait_timeout > 0:
-            outcome = poll_until(
-                lambda: self.frame.api.deployment(deployment["id"]),
+            outcome = self.frame.wait_until(
+                lambda wait: self.frame.api.deployment(deployment["id"], wait=wait),
                 lambda doc: doc.get("status") in TERMINAL,
                 wait_timeout,
                 self.frame.params["interval"],
             )
-            deployment = outcome.value
+            self.wait_summary = outcome.summary()
+            deployment = outcome.last_read or deployment
             if not outcome.done:
                 self.frame.fail(
-                    f"{_describe(deployment)} is still {deployment.get('status')} after {wait_timeout:g}s. "
-                    "Running again resumes waiting for it.",
-                    deployment=deployment,
+                    f"{_describe(deployment)} is still {deployment.get('status')} after {seconds(wait_timeout)} "
+                    f"({outcome.describe()}). Running again resumes waiting for it.",
+                    deployment=deployment, wait=self.wait_summary,
                 )
         if deployment.get("status") == "failed":
             self.frame.fail(f"{_describe(deployment)} failed: {deployment.get('error') or 'see the service logs'}",
@@ -172,6 +183,8 @@ class ReleaseManager:
     def _result(self, changed: bool, before: dict[str, Any], after: dict[str, Any],
                 deployment: dict[str, Any] | None) -> dict[str, Any]:
         result: dict[str, Any] = {"changed": changed, "release": after, "deployment": deployment}
+        if self.wait_summary is not None:
+            result["wait"] = self.wait_summary
         if self.frame.diff_mode:
             result["diff"] = {"before": {"current": before["current"]}, "after": {"current": after["current"]}}
         return result

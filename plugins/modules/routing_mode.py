@@ -14,6 +14,9 @@ description:
     C(PUT /admin/routing) when they differ from the current setting.
   - Then polls C(GET /admin/routing) until the C(effective) mode and split (what traffic really does) match, or
     O(wait_timeout) seconds pass. A re-run after an interrupted one still waits for the effective split.
+  - Each poll waits for its answer as long as what is left of O(wait_timeout) allows; a poll that gets no answer,
+    or a 5xx, is counted and polling goes on. When the time runs out, the message says how many polls answered,
+    how long the last answer took and how many got none.
 author:
   - matbakh platform team (@matbakh)
 extends_documentation_fragment:
@@ -81,12 +84,18 @@ elapsed:
   returned: success
   type: float
   sample: 2.51
+wait:
+  description:
+    - What the polls saw while waiting (the same keys as M(matbakh.hybrid_routing.service_health)'s C(wait)).
+  returned: when it waited
+  type: dict
+  sample: {"polls": 5, "answered": 5, "unanswered": 0, "last_answer_seconds": 0.01, "elapsed": 2.51}
 """
 
 from typing import Any
 
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import AdminAPIModule
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._poll import poll_until
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._poll import seconds
 
 FIXED_SPLITS = {"mcp_only": {"direct": 0, "mcp": 100}, "direct_only": {"direct": 100, "mcp": 0}}
 
@@ -149,12 +158,13 @@ class RoutingManager:
         wait_timeout = self.frame.params["wait_timeout"]
         if self.frame.check_mode or wait_timeout == 0 or result["converged"]:
             return result
-        outcome = poll_until(api.routing, self._settled, wait_timeout, self.frame.params["interval"])
-        result.update(routing=outcome.value, converged=outcome.done, elapsed=outcome.elapsed)
+        outcome = self.frame.wait_until(api.routing, self._settled, wait_timeout, self.frame.params["interval"])
+        last_read = outcome.last_read or routing
+        result.update(routing=last_read, converged=outcome.done, elapsed=outcome.elapsed, wait=outcome.summary())
         if not outcome.done:
             self.frame.fail(
-                f"Traffic has not followed the routing change within {wait_timeout:g}s: desired "
-                f"{_split(outcome.value)}, effective {_split(outcome.value.get('effective'))}.",
+                f"Traffic has not followed the routing change within {seconds(wait_timeout)}: desired "
+                f"{_split(last_read)}, effective {_split(last_read.get('effective'))}. {outcome.describe()}.",
                 **result,
             )
         return result

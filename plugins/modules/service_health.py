@@ -10,11 +10,18 @@ module: service_health
 short_description: Wait until the hybrid routing service reports a wanted health status
 version_added: 0.1.0
 description:
-  - Polls C(GET /health) every O(interval) seconds until the reported status is one of O(wait_for) or
-    O(wait_timeout) seconds have passed, and returns every sample it took.
-  - A poll that gets no answer (service restarting, connection refused) counts as an C(unreachable) sample and
-    polling goes on; only the deadline ends the wait.
-  - With O(wait_timeout=0) it takes a single sample and never fails on the status.
+  - Polls C(GET /health) until the reported status is one of O(wait_for) or O(wait_timeout) seconds have passed,
+    and returns every sample it took.
+  - Each poll waits for its answer as long as what is left of O(wait_timeout) allows, so a service that answers
+    slowly is still seen; O(interval) is only the pause between two polls. The last poll, at the deadline, still
+    gets one second or 1.5 times as long as the previous answer took, whichever is longer. O(timeout) and
+    O(retries) apply to other requests, not to these polls.
+  - A poll that gets no answer (service restarting, connection refused) counts as an C(unreachable) sample, one
+    answered with a 5xx or a 429 as an C(error) sample, and polling goes on; only the deadline ends the wait.
+    The failure message then says how many polls answered, how long the last answer took and how many got none,
+    so that a slow service and a down one read differently.
+  - With O(wait_timeout=0) it takes a single sample (waiting up to O(timeout) for it) and never fails on the
+    status.
 author:
   - matbakh platform team (@matbakh)
 extends_documentation_fragment:
@@ -68,7 +75,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 status:
-  description: The last status seen (V(unreachable) when the last poll got no answer).
+  description:
+    - The last status seen; V(unreachable) when the last poll got no answer, V(error) when it was answered
+      with a 5xx or a 429.
   returned: always
   type: str
   sample: healthy
@@ -78,28 +87,60 @@ health:
   type: dict
   sample: {"status": "healthy", "checks": {"api": {"status": "healthy"}}}
 elapsed:
-  description: Seconds from the first poll to the last.
+  description: Seconds from the first poll to the end of the last.
   returned: always
   type: float
   sample: 3.52
 samples:
-  description: Every poll, oldest first, with the seconds since the first poll and the failing checks.
+  description:
+    - Every poll, oldest first, with when it was sent (seconds since the first, C(at)), how long its answer took
+      (C(seconds)), and the failing checks or the error.
   returned: always
   type: list
   elements: dict
-  sample: [{"at": 0.0, "status": "unhealthy", "failing": ["incident"]}, {"at": 0.5, "status": "healthy", "failing": []}]
+  sample: [{"at": 0.0, "seconds": 2.01, "status": "unhealthy", "failing": ["incident"]},
+           {"at": 2.51, "seconds": 2.0, "status": "healthy", "failing": []}]
+wait:
+  description: What the polls saw, in numbers.
+  returned: always
+  type: dict
+  contains:
+    polls:
+      description: How many polls were sent.
+      type: int
+    answered:
+      description: How many got an HTTP answer (errors included).
+      type: int
+    unanswered:
+      description: How many got none (refused, dropped, or no answer in the time left).
+      type: int
+    last_answer_seconds:
+      description: How long the last answer took; null when none came.
+      type: float
+    elapsed:
+      description: Seconds from the first poll to the end of the last.
+      type: float
+  sample: {"polls": 3, "answered": 3, "unanswered": 0, "last_answer_seconds": 2.01, "elapsed": 7.03}
 """
 
 from typing import Any
 
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import AdminAPIModule
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import ServerError, UnreachableError
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._poll import poll_until
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._poll import MIN_POLL_WAIT, PollSample, seconds
 
 
 def _failing_checks(health: dict[str, Any]) -> list[str]:
     checks = health.get("checks") or {}
     return sorted(name for name, check in checks.items() if (check or {}).get("status") != "healthy")
+
+
+def _sample(sample: PollSample) -> dict[str, Any]:
+    entry: dict[str, Any] = {"at": sample.at, "seconds": sample.latency}
+    if isinstance(sample.value, dict):
+        entry.update(status=sample.value.get("status", "unknown"), failing=_failing_checks(sample.value))
+    else:
+        entry.update(status="error" if sample.answered else "unreachable", error=sample.error)
+    return entry
 
 
 class HealthWaiter:
@@ -113,46 +154,32 @@ class HealthWaiter:
             frame.fail(
                 f"wait_timeout must be >= 0 and interval > 0 (got {self.wait_timeout:g} and {self.interval:g})"
             )
-        # One quick attempt per poll: the poll loop is the retry, so a poll never outlasts the deadline by much.
-        per_poll = min(frame.api.http.timeout, max(self.interval * 4, 2.0))
-        frame.api.http.set_limits(per_poll, retries=0, total_timeout=per_poll)
 
-    def _read(self) -> Any:
-        """The health document, or the error that stood in for it; a poll never raises on a missed answer."""
-        try:
-            return self.frame.api.health()
-        except (UnreachableError, ServerError) as exc:
-            return exc
-
-    def _is_wanted(self, value: Any) -> bool:
-        return isinstance(value, dict) and value.get("status") in self.wanted
+    def _is_wanted(self, value: dict[str, Any]) -> bool:
+        return value.get("status") in self.wanted
 
     def run(self) -> dict[str, Any]:
         samples: list[dict[str, Any]] = []
-        last_health: list[dict[str, Any]] = []
-
-        def record(at: float, value: Any) -> None:
-            if isinstance(value, dict):
-                last_health[:] = [value]
-                samples.append({"at": at, "status": value.get("status", "unknown"), "failing": _failing_checks(value)})
-            else:
-                samples.append({"at": at, "status": "unreachable", "error": str(value)})
-
-        poll_until(self._read, self._is_wanted, self.wait_timeout, self.interval, record)
+        outcome = self.frame.wait_until(
+            self.frame.api.health, self._is_wanted, self.wait_timeout, self.interval,
+            on_sample=lambda sample: samples.append(_sample(sample)),
+            # A single look (check mode, wait_timeout=0) gets the connection's own timeout to answer.
+            min_wait=self.frame.params["timeout"] if self.wait_timeout == 0 else MIN_POLL_WAIT,
+        )
         result: dict[str, Any] = {
             "changed": False,
             "status": samples[-1]["status"],
-            "elapsed": samples[-1]["at"],
+            "elapsed": outcome.elapsed,
             "samples": samples,
+            "wait": outcome.summary(),
         }
-        if last_health:
-            result["health"] = last_health[0]
-        if self.wait_timeout > 0 and result["status"] not in self.wanted:
-            failing = ", ".join(samples[-1].get("failing") or []) or samples[-1].get("error", "")
+        if outcome.last_read is not None:
+            result["health"] = outcome.last_read
+        if self.wait_timeout > 0 and not outcome.done:
+            failing = ", ".join(samples[-1].get("failing") or [])
             self.frame.fail(
-                f"The service did not become {' or '.join(sorted(self.wanted))} within {self.wait_timeout:g}s: "
-                f"last status {result['status']}" + (f" ({failing})" if failing else "")
-                + f" after {len(samples)} polls.",
+                f"The service did not become {' or '.join(sorted(self.wanted))} within {seconds(self.wait_timeout)}: "
+                f"last status {result['status']}" + (f" ({failing})" if failing else "") + f". {outcome.describe()}.",
                 **result,
             )
         return result

@@ -228,10 +228,24 @@ def test_long_retry_after_is_capped_by_the_deadline(server):
     assert time.monotonic() - started < 3
 
 
-def test_set_limits_turns_retries_off(server):
+def test_a_poll_is_one_attempt(server):
     server.script = [(503, {}, {}, 0)] * 5
-    http = client(server.base)
-    http.set_limits(1.0, retries=0)
-    with pytest.raises(ServerError, match="after 1 attempts"):
-        http.request("GET", "/health")
+    with pytest.raises(ServerError, match=r"/health answered 503$"):
+        client(server.base, retries=3).request("GET", "/health", wait=5.0)
+    assert len(server.requests) == 1, "the poll loop is the retry: the client must not retry a poll"
+
+
+def test_a_poll_waits_longer_than_the_client_timeout(server):
+    """The defect of issue 10: an answer slower than the per-request timeout is still seen by a poll."""
+    server.script = [(200, {}, {"status": "healthy"}, 1.5)]
+    http = client(server.base, timeout=0.5, retries=0)
+    assert http.request("GET", "/health", wait=4.0) == (200, {"status": "healthy"})
+
+
+def test_a_poll_gives_up_when_its_wait_is_spent(server):
+    server.script = [(200, {}, {"status": "healthy"}, 3)]
+    started = time.monotonic()
+    with pytest.raises(UnreachableError, match=r"did not answer within 0\.8s\.$"):
+        client(server.base, timeout=10, retries=3).request("GET", "/health", wait=0.8)
+    assert time.monotonic() - started < 2.5
     assert len(server.requests) == 1

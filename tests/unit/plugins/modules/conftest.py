@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -12,15 +13,6 @@ from ansible_collections.matbakh.hybrid_routing.plugins.module_utils import _adm
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import ConflictError
 
 CONNECTION = {"api_base": "http://127.0.0.1:9", "admin_token": "unit-token-XYZ"}
-
-
-class FakeHttp:
-    def __init__(self, base_url: str):
-        self.base_url = base_url
-        self.retries, self.timeout = 3, 10.0
-
-    def set_limits(self, timeout: float, retries: int, total_timeout: float | None = None) -> None:
-        self.timeout, self.retries = timeout, retries
 
 
 class FakeAdminAPI:
@@ -33,7 +25,9 @@ class FakeAdminAPI:
         self.writes: list[tuple[str, Any]] = []
         self.state = FakeAdminAPI.seed()
         self.health_script: list[Any] = []
-        self.http = FakeHttp(api_base)
+        self.http = SimpleNamespace(base_url=api_base)
+        self.waits: list[float | None] = []  # what each poll was allowed to wait for its answer
+        self.read_errors: dict[str, list[Exception | None]] = {}  # per read ("routing", "deployment"), raised first
         FakeAdminAPI.instances.append(self)
 
     @staticmethod
@@ -46,7 +40,8 @@ class FakeAdminAPI:
             "lock": {"held": False},
         }
 
-    def health(self) -> Any:
+    def health(self, wait: float | None = None) -> Any:
+        self.waits.append(wait)
         if self.health_script:
             item = self.health_script.pop(0)
             if isinstance(item, Exception):
@@ -62,7 +57,15 @@ class FakeAdminAPI:
         self.state["flags"].update(flags)
         return self.flags()
 
-    def routing(self) -> dict[str, Any]:
+    def _read(self, name: str, wait: float | None) -> None:
+        self.waits.append(wait)
+        if self.read_errors.get(name):
+            error = self.read_errors[name].pop(0)
+            if error is not None:  # None lets one read through
+                raise error
+
+    def routing(self, wait: float | None = None) -> dict[str, Any]:
+        self._read("routing", wait)
         doc = dict(self.state["routing"])
         lag = self.state.get("routing_lag", 0)
         if lag:
@@ -85,7 +88,8 @@ class FakeAdminAPI:
         self.state["deployments"] = {"d-1": deployment}
         return dict(deployment)
 
-    def deployment(self, deployment_id: str) -> dict[str, Any]:
+    def deployment(self, deployment_id: str, wait: float | None = None) -> dict[str, Any]:
+        self._read("deployment", wait)
         deployment = self.state["deployments"][deployment_id]
         if deployment["status"] == "in_progress":
             deployment["status"] = self.state.get("deploy_outcome", "succeeded")

@@ -7,8 +7,15 @@ import zipfile
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
 from moto import mock_aws
 
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._aws import AWSError, AWSTransientError, call
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import (
+    AuthError,
+    ServerError,
+    UnreachableError,
+)
 from ansible_collections.matbakh.hybrid_routing.plugins.modules import lambda_alias, release, routing_mode
 
 pytestmark = pytest.mark.usefixtures("fake_api")
@@ -38,6 +45,19 @@ def test_routing_never_converging_fails_after_deadline(run_module):
     code, result = run_module(routing_mode, {"mode": "mcp_only", "wait_timeout": 0.2, "interval": 0.05}, prepare)
     assert code == 1 and "Traffic has not followed the routing change within 0.2s" in result["msg"]
     assert "effective hybrid (direct 70 / mcp 30)" in result["msg"]
+
+
+def test_routing_wait_rides_out_errors_and_missing_answers(fake_api, run_module):
+    def prepare(api):
+        api.state["routing_lag"] = 2
+        # The read before the write and the fake's answer to the write go through; the polls after them meet a
+        # 503 and a missing answer.
+        api.read_errors["routing"] = [None, None, ServerError("answered 503", status=503), UnreachableError("refused")]
+
+    code, result = run_module(routing_mode, {"mode": "mcp_only", "interval": 0.01, "wait_timeout": 20}, prepare)
+    assert code == 0 and result["converged"] is True, result
+    assert result["wait"]["unanswered"] == 1 and result["wait"]["answered"] >= 2
+    assert all(w > 19 for w in last_api(fake_api).waits[2:]), "each poll may wait for what is left of 20 s"
 
 
 def test_routing_already_set_is_ok_and_check_mode_writes_nothing(fake_api, run_module):
@@ -125,6 +145,30 @@ def test_release_failed_deployment_fails(run_module):
     assert code == 1 and "failed" in result["msg"] and result["deployment"]["status"] == "failed"
 
 
+def test_release_wait_rides_out_a_missing_answer_but_not_a_rejected_token(fake_api, run_module):
+    def prepare(api):
+        api.read_errors["deployment"] = [UnreachableError("did not answer within 5s.")]
+
+    code, result = run_module(release, {"idempotency_key": "k", "interval": 0.01, "wait_timeout": 30}, prepare)
+    assert code == 0 and result["release"]["current"] == "r2", result
+    assert result["wait"] == dict(result["wait"], polls=2, answered=1, unanswered=1)
+
+    def reject(api):
+        api.read_errors["deployment"] = [AuthError("token rejected", status=401)]
+
+    code, result = run_module(release, {"idempotency_key": "k2", "interval": 0.01, "wait_timeout": 30}, reject)
+    assert code == 1 and "token rejected" in result["msg"]
+
+
+def test_release_deadline_message_counts_the_polls(run_module):
+    def prepare(api):
+        api.read_errors["deployment"] = [UnreachableError("refused")] * 10_000
+
+    code, result = run_module(release, {"idempotency_key": "k", "interval": 0.05, "wait_timeout": 0.3}, prepare)
+    assert code == 1 and "is still in_progress after 0.3s" in result["msg"]
+    assert "none answered" in result["msg"] and "Running again resumes waiting" in result["msg"]
+
+
 def test_release_unknown_target(run_module):
     code, result = run_module(release, {"target": "r9", "idempotency_key": "k"})
     assert code == 1 and "Unknown release 'r9'" in result["msg"]
@@ -161,6 +205,8 @@ def test_lambda_alias_moves_records_and_is_idempotent(functions, run_module):
     assert result["aliases"] == {"fn": {"before": "3", "after": "2"}}
     assert functions.get_alias(FunctionName="fn", Name="live")["FunctionVersion"] == "2"
     assert "unit-secret-ABC" not in str(result)
+    assert result["serving"] == {"fn": {"version": "2", "state": "Active", "last_update": "Successful"}}
+    assert result["wait"]["polls"] == 1
     code, again = run_module(lambda_alias, args, connection=False)
     assert code == 0 and again["changed"] is False
 
@@ -190,3 +236,46 @@ def test_lambda_alias_previous_resolves_and_refuses_at_the_oldest(functions, run
     functions.update_alias(FunctionName="fn", Name="live", FunctionVersion="1")
     code, result = run_module(lambda_alias, dict(AWS_ARGS, versions={"fn": "previous"}), connection=False)
     assert code == 1 and "no published version before 1 to go back to" in result["msg"]
+
+
+def test_lambda_alias_check_mode_does_not_wait(functions, run_module):
+    code, result = run_module(lambda_alias, dict(AWS_ARGS, versions={"fn": "2"}, _ansible_check_mode=True),
+                              connection=False)
+    assert code == 0 and "wait" not in result and "serving" not in result
+
+
+@pytest.mark.parametrize(
+    "serving, settled",
+    [({"fn": {"version": "2", "state": "Active", "last_update": "Successful"}}, True),
+     ({"fn": {"version": "2", "state": "Inactive", "last_update": "Successful"}}, True),
+     ({"fn": {"version": "2", "state": "Pending", "last_update": "InProgress"}}, False),
+     ({"fn": {"version": "2", "state": "Active", "last_update": "InProgress"}}, False),
+     ({"fn": {"version": "3", "state": "Active", "last_update": "Successful"}}, False),
+     ({"fn": {"version": "2", "state": "Failed", "last_update": "Failed"}}, True)],
+    ids=["active", "inactive-serves-on-invoke", "pending", "updating", "other-version", "failed-ends-the-wait"],
+)
+def test_lambda_alias_settled(serving, settled):
+    assert lambda_alias.LambdaAliasManager._settled({"fn": "2"}, serving) is settled
+
+
+def _client_error(code: str, status: int) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Op")
+
+
+@pytest.mark.parametrize(
+    "raised, kind, status",
+    [(_client_error("ThrottlingException", 400), AWSTransientError, 400),
+     (_client_error("TooManyRequestsException", 429), AWSTransientError, 429),
+     (_client_error("ServiceException", 500), AWSTransientError, 500),
+     (_client_error("ResourceNotFoundException", 404), AWSError, 404),
+     (EndpointConnectionError(endpoint_url="http://127.0.0.1:9"), AWSTransientError, None)],
+    ids=["throttled", "429", "5xx", "not-found", "no-answer"],
+)
+def test_aws_errors_a_poll_rides_out_are_transient(raised, kind, status):
+    def method(**_kwargs):
+        raise raised
+
+    with pytest.raises(AWSError) as caught:
+        call("Reading", method)
+    assert isinstance(caught.value, AWSTransientError) is (kind is AWSTransientError)
+    assert caught.value.status == status

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import UnreachableError
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import ServerError, UnreachableError
 from ansible_collections.matbakh.hybrid_routing.plugins.modules import (
     feature_flags,
     rollback_lock,
@@ -117,6 +117,37 @@ def test_health_fails_after_deadline(run_module):
     assert code == 1
     assert "did not become healthy within 0.2s: last status degraded (routing)" in result["msg"]
     assert len(result["samples"]) >= 3
+
+
+def test_health_polls_wait_for_what_is_left_of_the_budget(fake_api, run_module):
+    """Issue 10: no fixed per-poll cap; the first poll may wait (almost) the whole budget for its answer."""
+    def prepare(api):
+        api.health_script = [{"status": "unhealthy", "checks": {}}] * 3
+
+    code, result = run_module(service_health, {"wait_timeout": 30, "interval": 0.01, "timeout": 2}, prepare)
+    assert code == 0 and result["wait"]["polls"] == 4
+    waits = fake_api.instances[-1].waits
+    assert waits[0] > 29 and all(w > 28 for w in waits), waits
+
+
+@pytest.mark.parametrize(
+    "script, expected",
+    [([{"status": "unhealthy", "checks": {}}], "all answered, the last after"),
+     ([UnreachableError("the admin API did not answer within 0.2s.")],
+      "none answered; {n} got no answer (last: the admin API did not answer within 0.2s.)"),
+     ([ServerError("GET /health answered 503", status=503)], "all answered")],
+    ids=["slow-or-unhealthy", "down", "erroring"],
+)
+def test_health_deadline_says_slow_or_down(run_module, script, expected):
+    def prepare(api):
+        api.health_script = script * 1000
+
+    code, result = run_module(service_health, {"wait_timeout": 0.2, "interval": 0.05}, prepare)
+    assert code == 1
+    wait = result["wait"]
+    assert wait["polls"] == wait["answered"] + wait["unanswered"] >= 3
+    assert expected.format(n=wait["unanswered"]) in result["msg"], result["msg"]
+    assert result["samples"][-1]["status"] in ("unhealthy", "unreachable", "error")
 
 
 def test_health_check_mode_takes_one_sample_and_does_not_fail(run_module):
