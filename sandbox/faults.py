@@ -6,9 +6,10 @@ import asyncio
 import json
 import math
 import random
+import time
 from collections.abc import Awaitable, Callable
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, field_validator
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .asgi import buffer_request
@@ -31,6 +32,11 @@ class FaultRule(BaseModel):
     timeout_seconds: float | None = Field(default=None, ge=0, le=3600, description="Hang this long before answering")
     drop: StrictBool = Field(default=False, description="Close the TCP connection without any HTTP response")
     count: int | None = Field(default=None, ge=1, description="Apply to the next N matching requests only")
+    for_seconds: float | None = Field(
+        default=None, gt=0, le=86_400, description="Apply for N seconds after the rule was set, then remove it"
+    )
+    # Monotonic time at which a for_seconds rule lapses; set by FaultState when the rule is installed.
+    _expires_at: float | None = PrivateAttr(default=None)
 
     @field_validator("path")
     @classmethod
@@ -69,20 +75,44 @@ class FaultState:
     """The live fault configuration. Mutated only on the event loop (the middleware and the async
     /_sandbox/faults endpoints), so no locking is needed; endpoint threads only read `config`."""
 
-    def __init__(self, config: FaultConfig | None = None, rng: Callable[[], float] = random.random) -> None:
-        self.config = config or FaultConfig()
+    def __init__(
+        self,
+        config: FaultConfig | None = None,
+        rng: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._rng = rng
+        self._clock = clock
+        self.replace(config or FaultConfig())
+
+    def _install(self, rules: list[FaultRule]) -> None:
+        """Start the clock of every for_seconds rule: it runs from the moment the rule is set."""
+        now = self._clock()
+        for rule in rules:
+            rule._expires_at = None if rule.for_seconds is None else now + rule.for_seconds
 
     def replace(self, config: FaultConfig) -> None:
+        self._install(config.rules)
         self.config = config
 
     def patch(self, patch: FaultConfigPatch) -> None:
-        merged = self.config.model_dump() | patch.model_dump(exclude_unset=True)
-        self.config = FaultConfig.model_validate(merged)
+        given = patch.model_dump(exclude_unset=True)
+        config = FaultConfig.model_validate(self.config.model_dump() | given)
+        if "rules" in given:
+            self._install(config.rules)
+        else:
+            config.rules = self.config.rules  # the live rules keep their clocks and counts
+        self.config = config
+
+    def purge(self) -> FaultConfig:
+        """Drop the for_seconds rules whose time is up; returns the live configuration."""
+        now = self._clock()
+        self.config.rules = [rule for rule in self.config.rules if rule._expires_at is None or now < rule._expires_at]
+        return self.config
 
     def take_rule(self, method: str, path: str) -> FaultRule | None:
-        """First matching rule (a copy), consuming one use of a counted rule."""
-        for rule in self.config.rules:
+        """First matching rule (a copy), consuming one use of a counted rule; lapsed rules are removed first."""
+        for rule in self.purge().rules:
             if not rule.matches(method, path):
                 continue
             taken = rule.model_copy()

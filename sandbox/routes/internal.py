@@ -22,7 +22,7 @@ def changes(store: StoreDep, since: Annotated[int, Query(ge=0, le=2**63 - 1)] = 
 # The fault endpoints are async so that they run on the event loop, like the fault middleware.
 @router.get("/faults", response_model=FaultConfig)
 async def get_faults(faults: FaultsDep) -> FaultConfig:
-    return faults.config
+    return faults.purge()
 
 
 @router.put("/faults", response_model=FaultConfig, responses=errors(422))

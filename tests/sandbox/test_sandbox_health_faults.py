@@ -138,3 +138,30 @@ def test_drop_needs_the_sandbox_server(client):
     client.patch("/_sandbox/faults", json={"rules": [{"path": "/health", "drop": True}]})
     with pytest.raises(ConnectionDropUnsupported):
         client.get("/health")
+
+
+def test_rule_for_seconds_lapses(client):
+    client.put("/_sandbox/faults", json={"rules": [{"path": "/health", "error_rate": 1, "for_seconds": 0.3}]})
+    assert client.get("/health").status_code == 503
+    wait_for(lambda: client.get("/health").status_code == 200)
+    assert client.get("/_sandbox/faults").json()["rules"] == []
+
+
+def test_rule_clock_runs_from_when_it_was_set_and_survives_other_patches():
+    from sandbox.faults import FaultConfig, FaultConfigPatch, FaultState
+
+    now = [100.0]
+    state = FaultState(FaultConfig.model_validate({"rules": [{"path": "/health", "drop": True, "for_seconds": 20}]}),
+                       clock=lambda: now[0])
+    now[0] = 110.0
+    state.patch(FaultConfigPatch(health_status="degraded"))  # not a rules change: the 20 s keep running
+    assert state.take_rule("GET", "/health") is not None
+    now[0] = 120.0
+    assert state.take_rule("GET", "/health") is None
+    assert state.config.rules == [] and state.config.health_status == "degraded"
+
+    state.patch(FaultConfigPatch.model_validate({"rules": [{"path": "/admin", "latency_ms": 5, "for_seconds": 5}]}))
+    now[0] = 124.9
+    assert state.take_rule("GET", "/admin/routing") is not None
+    now[0] = 125.0
+    assert state.take_rule("GET", "/admin/routing") is None
