@@ -4,6 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
+# --full: also the slow cases (marker `full`, e.g. every level at every latency); the default run deselects them.
+select=(-m "not full")
+if [ "${1:-}" = "--full" ]; then
+  select=()
+  shift
+fi
 bash scripts/setup.sh
 export PATH="$REPO/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$REPO/.collections"
@@ -20,7 +26,9 @@ step "ansible-test sanity (python 3.11)"
 bash scripts/sanity.sh
 
 step "pytest"
-python -m pytest -q -p no:cacheprovider "$@"
+# Two workers (the machines have 2 cores): the integration tests mostly wait on ansible-playbook and the sandbox.
+# Each worker starts its own sandbox and moto on free ports.
+python -m pytest -q -p no:cacheprovider -n "${HR_TEST_WORKERS:-2}" "${select[@]}" "$@"
 
 step "ansible-core 2.18 compatibility (Level 1 end to end with the older core)"
 if [ ! -x .venv-ansible218/bin/ansible-playbook ]; then

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -128,6 +129,12 @@ class PlaybookRun:
 
     def changed_actions(self) -> list[str]:
         return [t["action"] for t in self.tasks if t["changed"]]
+
+    def phase_seconds(self, phase: str) -> float:
+        """Seconds of one phase of the run, as the closing summary reports them."""
+        match = re.search(rf"{phase}\s+([\d.]+)s", self.stdout)
+        assert match, self.stdout
+        return float(match.group(1))
 
 
 @dataclass

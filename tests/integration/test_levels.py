@@ -29,12 +29,6 @@ def service_writes(api) -> list[dict]:
     return [c for c in api.changes() if not c["path"].startswith("/admin/locks")]
 
 
-def phase_seconds(run, phase: str) -> float:
-    match = re.search(rf"{phase}\s+([\d.]+)s", run.stdout)
-    assert match, run.stdout
-    return float(match.group(1))
-
-
 def lambda_vars(aws) -> dict:
     return {
         "hybrid_routing_aws_endpoint_url": aws.url,
@@ -83,7 +77,7 @@ def test_level2_waits_until_traffic_really_moved(runner, api):
     run = runner.run(LEVEL2)
     assert run.rc == 0, run.output
     assert_level2_state(api)
-    assert phase_seconds(run, "actions") >= 2.0
+    assert run.phase_seconds("actions") >= 2.0
 
 
 # -- Level 3, admin API strategy ---------------------------------------------------------------------------------
@@ -152,7 +146,7 @@ def test_level3_verification_waits_for_recovery_not_longer(runner, api):
     run = runner.run(LEVEL3)
     assert run.rc == 0, run.output
     assert api.get("/health")["status"] == "healthy"
-    verify = phase_seconds(run, "verify")
+    verify = run.phase_seconds("verify")
     # The clock restarts at the last rollback action (the release deployment start); the deployment itself takes
     # about a second of that, so verification waits the rest plus at most one poll and one module start.
     assert recover_after - 2.0 <= verify <= recover_after + 1.0, verify
@@ -170,6 +164,8 @@ def test_level3_lambda_check_real_check_real(runner, api, aws):
     assert real.rc == 0, real.output
     assert AWS_SECRET not in real.output and api.token not in real.output
     assert aws.aliases() == {"hybrid-router": "2", "mcp-gateway": "2"}
+    [moved] = [t for t in real.by_action("matbakh.hybrid_routing.lambda_alias") if t["changed"]]
+    assert moved["wait"]["answered"] >= 1, "it waited until the aliases serve an active version"
     assert_level2_state(api)
     assert rollbacks(api) == [], "the Lambda strategy leaves the admin API release alone"
     snapshot = json.loads((runner.state_dir / "itest" / "snapshot.json").read_text())

@@ -11,7 +11,9 @@ DOCUMENTATION = """
 name: task_record
 type: aggregate
 short_description: record task results as JSON lines (tests only)
-description: Writes action, name, host, status and changed of every task result to the file in HR_TASK_RECORD.
+description: >-
+  Writes action, name, host, status, changed (and a module's wait summary) of every task result
+  to the file in HR_TASK_RECORD.
 """
 
 
@@ -32,6 +34,8 @@ class CallbackModule(CallbackBase):
             "status": status,
             "changed": bool(result._result.get("changed")),
         }
+        if isinstance(result._result.get("wait"), dict):  # what a module's polls saw (issue 10)
+            entry["wait"] = result._result["wait"]
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry) + "\n")
 
