@@ -16,6 +16,16 @@ attributes:
   idempotent:
     description: >-
       When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+  action:
+    description: >-
+      Indicates this has a corresponding action plugin so some parts of the options can be executed on the
+      controller.
+    support: full
+    details:
+      - When the task runs on the controller (C(ansible_connection=local), as in every inventory of this collection),
+        the action plugin runs the module's code inside the Ansible worker instead of starting a new Python process;
+        results, check mode, diff and C(no_log) are the same. On another host (or with C(become)) it runs as a
+        classic module.
 """
 
     ADMIN_API = r"""
@@ -27,6 +37,17 @@ attributes:
     support: full
     membership:
       - matbakh.hybrid_routing.admin_api
+"""
+
+    AWS_GROUP = r"""
+options: {}
+attributes:
+  action_group:
+    description: >-
+      Use C(group/matbakh.hybrid_routing.aws) in C(module_defaults) to set the AWS options once.
+    support: full
+    membership:
+      - matbakh.hybrid_routing.aws
 """
 
     READ_ONLY = r"""

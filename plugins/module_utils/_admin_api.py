@@ -4,18 +4,17 @@
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 # Do not use this from other collections or standalone plugins/modules!
 
-"""Admin API access shared by the modules: the connection options, the client and the module frame."""
+"""Admin API access shared by the modules: the connection options, the client and the frame that holds it."""
 
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import quote
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame import Frame, ModuleFailed
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import (
-    HAS_REQUESTS,
-    REQUESTS_IMPORT_ERROR,
     ConflictError,
     HTTPClient,
     HTTPClientError,
@@ -139,18 +138,15 @@ class AdminAPI:
         return self.http.request("DELETE", "/admin/locks/rollback", params={"holder": holder})[1]
 
 
-class AdminAPIModule:
-    """AnsibleModule plus a ready AdminAPI client; input problems fail before any request is sent."""
+class AdminAPIFrame(Frame):
+    """A frame with a ready AdminAPI client; input problems fail before any request is sent."""
 
-    def __init__(self, argument_spec: dict[str, Any], **kwargs: Any):
-        spec = dict(CONNECTION_ARGSPEC)
-        spec.update(argument_spec)
-        self.module = AnsibleModule(argument_spec=spec, **kwargs)
-        if not HAS_REQUESTS:
-            self.module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
-        self.params = self.module.params
-        self.check_mode = self.module.check_mode
-        self.diff_mode = self.module._diff
+    @classmethod
+    def argument_spec(cls, module_spec: dict[str, Any]) -> dict[str, Any]:
+        return dict(CONNECTION_ARGSPEC, **module_spec)
+
+    def __init__(self, params: dict[str, Any], check_mode: bool = False, diff_mode: bool = False):
+        super().__init__(params, check_mode, diff_mode)
         self.api = self._client()
 
     def _client(self) -> AdminAPI:
@@ -158,12 +154,9 @@ class AdminAPIModule:
         try:
             api_base = validate_base_url(params["api_base"])
         except ValueError as exc:
-            self.fail(f"{exc} (option api_base, inventory variable hybrid_routing_api_base or env API_BASE)")
+            self.fail(f"{exc} (option api_base, or env API_BASE)")
         if not params["admin_token"]:
-            self.fail(
-                "admin_token is not set: export ADMIN_TOKEN or set hybrid_routing_admin_token "
-                "(from a vault or an AWX credential)."
-            )
+            self.fail("admin_token is not set: pass the option admin_token or export ADMIN_TOKEN.")
         if params["timeout"] <= 0:
             self.fail(f"timeout must be a positive number of seconds, got {params['timeout']}")
         if params["retries"] < 0:
@@ -178,18 +171,11 @@ class AdminAPIModule:
             rollback_id=params["rollback_id"],
         )
 
+    def failure(self, exc: Exception) -> ModuleFailed | None:
+        if isinstance(exc, HTTPClientError):
+            return ModuleFailed(str(exc), {"status": exc.status} if exc.status else {})
+        return None
+
     def wait_until(self, read: Any, is_done: Any, timeout: float, interval: float, **kwargs: Any) -> PollOutcome:
         """poll_until over the admin API: no answer, a 5xx or a 429 is a sample; a 401 or a 404 ends the wait."""
         return poll_until(read, is_done, timeout, interval, transient=(UnreachableError, ServerError), **kwargs)
-
-    def fail(self, msg: str, **result: Any) -> None:
-        self.module.fail_json(msg=msg, **result)
-
-    def run(self, action: Any) -> None:
-        """Run action() -> result dict and exit; API errors become one clear failure message."""
-        try:
-            result = action()
-        except HTTPClientError as exc:
-            extra = {"status": exc.status} if exc.status else {}
-            self.fail(str(exc), **extra)
-        self.module.exit_json(**result)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
-from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame import Frame, ModuleFailed
 
 try:
     import boto3
@@ -95,6 +97,22 @@ class LambdaAccess:
     def polling_client(self, wait: float) -> Any:
         """A client for one poll: a single attempt that waits up to `wait` seconds (the poll loop is the retry)."""
         return self._client(1, connect_timeout=min(5.0, wait), read_timeout=wait)
+
+
+class AWSFrame(Frame):
+    """A frame for modules that only talk to AWS: the AWS options, boto3 present, AWS errors as failures."""
+
+    @classmethod
+    def argument_spec(cls, module_spec: dict[str, Any]) -> dict[str, Any]:
+        return dict(AWS_ARGSPEC, **module_spec)
+
+    def __init__(self, params: dict[str, Any], check_mode: bool = False, diff_mode: bool = False):
+        super().__init__(params, check_mode, diff_mode)
+        if not HAS_BOTO3:
+            self.fail(missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
+
+    def failure(self, exc: Exception) -> ModuleFailed | None:
+        return ModuleFailed(str(exc)) if isinstance(exc, AWSError) else None
 
 
 def lambda_client(params: dict[str, Any]) -> Any:

@@ -4,27 +4,26 @@
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 # Do not use this from other collections or standalone plugins/modules!
 
-"""The one HTTP client of the collection: retries, deadlines, TLS and error mapping live here only."""
+"""The one HTTP client of the collection: retries, deadlines, TLS and error mapping live here only.
+
+Built on the standard library (urllib.request) on purpose: it needs no dependency on any host, and inside an Ansible
+worker it costs no import time (the controller has already loaded it), which matters because the modules of this
+collection run in-process on the controller (see plugin_utils/_inprocess.py).
+"""
 
 from __future__ import annotations
 
+import email.utils
+import http.client
+import json as jsonlib
+import random
+import socket
+import ssl
 import time
-import traceback
+import urllib.error
+import urllib.request
 from typing import Any
-from urllib.parse import urlsplit
-
-try:
-    import requests
-    from requests.adapters import HTTPAdapter
-    from urllib3.exceptions import MaxRetryError
-    from urllib3.util.retry import Retry
-except ImportError:
-    HAS_REQUESTS = False
-    REQUESTS_IMPORT_ERROR: str | None = traceback.format_exc()
-    Retry = object  # type: ignore[assignment,misc]
-else:
-    HAS_REQUESTS = True
-    REQUESTS_IMPORT_ERROR = None
+from urllib.parse import urlencode, urlsplit
 
 # Statuses that mean "try again later". 500 is deliberately absent: a handler that crashed may have written.
 RETRY_STATUSES = (429, 502, 503, 504)
@@ -61,36 +60,56 @@ class UnreachableError(HTTPClientError):
 
 
 class ServerError(HTTPClientError):
-    """5xx (or 429) still failing after the retries."""
+    """5xx (or 429, or an unexpected redirect) still failing after the retries."""
 
 
-class _DeadlineRetry(Retry):  # type: ignore[misc,valid-type]
-    """urllib3 Retry that also stops once a wall-clock budget is spent, so a call never outlives its deadline."""
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Never follow a redirect: it could carry the bearer token to another host. The 3xx is reported instead."""
 
-    def __init__(self, *args: Any, deadline: float | None = None, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.deadline = deadline
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> None:
+        return None
 
-    def new(self, **kw: Any) -> _DeadlineRetry:
-        kw.setdefault("deadline", self.deadline)
-        return super().new(**kw)  # type: ignore[no-any-return]
 
-    def is_exhausted(self) -> bool:
-        if self.deadline is not None and time.monotonic() >= self.deadline:
-            return True
-        return bool(super().is_exhausted())
+class _NoAnswer(Exception):
+    """One attempt got no HTTP answer; `reason` is short and safe to show."""
 
-    def sleep(self, response: Any = None) -> None:
-        """Back off (or honour Retry-After), but never past the deadline: a long Retry-After ends the call."""
-        wanted = None
-        if self.respect_retry_after_header and response is not None:
-            wanted = self.get_retry_after(response)
-        if wanted is None:
-            wanted = self.get_backoff_time()
-        if self.deadline is not None:
-            wanted = min(wanted, max(0.0, self.deadline - time.monotonic()))
-        if wanted > 0:
-            time.sleep(wanted)
+    def __init__(self, reason: str, timed_out: bool = False, tls: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.timed_out = timed_out
+        self.tls = tls
+
+
+def _no_answer(exc: BaseException) -> _NoAnswer:
+    """Name why an attempt got no answer, without urllib's long wrapper text."""
+    reason: Any = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, ssl.SSLError):
+        return _NoAnswer(getattr(reason, "verify_message", None) or reason.reason or str(reason), tls=True)
+    if isinstance(reason, (TimeoutError, socket.timeout)):
+        return _NoAnswer("timed out", timed_out=True)
+    if isinstance(reason, ConnectionRefusedError):
+        return _NoAnswer("connection refused")
+    if isinstance(reason, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, http.client.HTTPException)):
+        return _NoAnswer("the connection was closed without a response")
+    if isinstance(reason, socket.gaierror):
+        return _NoAnswer(f"the host name could not be resolved ({reason.strerror})")
+    if isinstance(reason, OSError) and reason.strerror:
+        return _NoAnswer(reason.strerror.lower())
+    return _NoAnswer(str(reason))
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def validate_base_url(base_url: str | None, option: str = "api_base") -> str:
@@ -125,6 +144,12 @@ def _error_detail(body: Any) -> str:
 class HTTPClient:
     """JSON over HTTP with bounded retries. Never logs headers: they carry the credentials."""
 
+    # Backoff between retries: none before the first, then backoff_factor x 2^(n-1) plus up to backoff_jitter
+    # seconds of jitter, at most backoff_max; a Retry-After answer overrides it. Never past the call's deadline.
+    backoff_factor = 0.5
+    backoff_jitter = 0.5
+    backoff_max = 8.0
+
     def __init__(
         self,
         base_url: str,
@@ -146,32 +171,15 @@ class HTTPClient:
         self.service_name = service_name
         # Webhook URLs carry their credential in the path: messages then show scheme and host only.
         self.secret_url = secret_url
-        self.session = requests.Session()
-        self.session.headers.update({"Accept": "application/json", "User-Agent": "matbakh.hybrid_routing"})
-        if headers:
-            self.session.headers.update(headers)
-        self.session.verify = (ca_path or True) if validate_certs else False
-        self._adapter = HTTPAdapter()
-        self.session.mount("http://", self._adapter)
-        self.session.mount("https://", self._adapter)
-        self._retry_settings = dict(
-            other=0,
-            status_forcelist=RETRY_STATUSES,
-            allowed_methods=None,  # writes are idempotent by contract (PATCH to a state, Idempotency-Key on POST)
-            backoff_factor=0.5,
-            backoff_jitter=0.5,
-            backoff_max=8.0,
-            respect_retry_after_header=True,
-            raise_on_status=False,
-            raise_on_redirect=False,
-        )
-
-    def _arm_retries(self, retries: int, budget: float) -> None:
-        """Each logical request gets a fresh retry budget and deadline."""
-        self._adapter.max_retries = _DeadlineRetry(
-            deadline=time.monotonic() + budget,
-            **dict(self._retry_settings, total=retries, connect=retries, read=retries, status=retries),
-        )
+        self.headers = {"Accept": "application/json", "User-Agent": "matbakh.hybrid_routing"}
+        self.headers.update(headers or {})
+        if not validate_certs:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        else:
+            context = ssl.create_default_context(cafile=ca_path or None)
+        self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), _NoRedirect())
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}" if self.base_url else path
@@ -182,13 +190,28 @@ class HTTPClient:
         parts = urlsplit(url)
         return f"{parts.scheme}://{parts.hostname}/<redacted>"
 
-    def _reason(self, exc: BaseException, url: str) -> str:
-        reason = _root_cause(exc)
-        if self.secret_url:
-            path = urlsplit(url).path
-            if path and path != "/":
-                reason = reason.replace(path, "/<redacted>")
-        return reason
+    def _send(self, method: str, url: str, data: bytes | None, headers: dict[str, str],
+              timeout: float) -> tuple[int, Any, bytes]:
+        """One attempt: (status, headers, body) for any HTTP answer; _NoAnswer when none came."""
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
+        try:
+            with self._opener.open(request, timeout=timeout) as response:
+                return response.status, response.headers, response.read()
+        except urllib.error.HTTPError as exc:
+            try:
+                return exc.code, exc.headers, exc.read()
+            finally:
+                exc.close()
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            raise _no_answer(exc) from None
+
+    def _backoff(self, retry: int, headers: Any) -> float:
+        wanted = _retry_after(headers.get("Retry-After")) if headers is not None else None
+        if wanted is not None:
+            return wanted
+        if retry <= 1:
+            return 0.0
+        return min(self.backoff_max, self.backoff_factor * 2 ** (retry - 1) + random.random() * self.backoff_jitter)
 
     def request(
         self,
@@ -201,49 +224,73 @@ class HTTPClient:
         expect_json: bool = True,
         wait: float | None = None,
     ) -> tuple[int, Any]:
-        """Send one logical request (retried inside the adapter); return (status, decoded body) for 2xx.
+        """Send one logical request, retried here; return (status, decoded body) for 2xx.
 
         wait: one attempt that waits up to this many seconds for the answer, no retries. For polls: the poll
         loop is the retry, and it hands each poll what is left of its budget.
         """
-        url = self.url(path)
+        url = self.url(path) + (f"?{urlencode(params)}" if params else "")
+        shown = self.shown(self.url(path))
         timeout, retries = (wait, 0) if wait is not None else (self.timeout, self.retries)
-        self._arm_retries(retries, wait if wait is not None else self.total_timeout)
-        shown = self.shown(url)
-        no_answer = f"{self.service_name} at {shown} did not answer within {round(timeout, 1):g}s" + (
-            f" (tried {retries + 1} times)." if retries else "."
-        )
-        try:
-            response = self.session.request(
-                method, url, json=json, params=params, headers=headers, timeout=timeout
-            )
-        except requests.exceptions.SSLError as exc:
-            raise UnreachableError(
-                f"TLS verification failed for {shown}: {self._reason(exc, url)}. Point ca_path at the CA bundle that "
-                "signed the server certificate (validate_certs=false only for a sandbox).",
-                url=shown,
-            ) from None
-        except requests.exceptions.ConnectionError as exc:
-            if self._reason(exc, url) == "timed out":
-                raise UnreachableError(no_answer, url=shown) from None
-            raise UnreachableError(
-                f"Cannot reach {self.service_name} at {shown}: {self._reason(exc, url)}. "
-                "Check that the service is up and that the base URL is right.",
-                url=shown,
-            ) from None
-        except requests.exceptions.Timeout:
-            raise UnreachableError(no_answer, url=shown) from None
-        except requests.exceptions.RequestException as exc:
-            raise UnreachableError(f"Request to {shown} failed: {self._reason(exc, url)}", url=shown) from None
-        body = _decode(response)
-        if 200 <= response.status_code < 300:
-            if expect_json and response.content and body is None:
-                raise ServerError(
-                    f"{method} {shown} answered {response.status_code} with a body that is not JSON",
-                    status=response.status_code, url=shown,
+        deadline = time.monotonic() + (wait if wait is not None else self.total_timeout)
+        data = jsonlib.dumps(json).encode() if json is not None else None
+        sent_headers = dict(self.headers, **(headers or {}))
+        if data is not None:
+            sent_headers["Content-Type"] = "application/json"
+        attempt = 0
+        while True:
+            attempt += 1
+            answer_headers = None
+            try:
+                status, answer_headers, raw = self._send(
+                    method, url, data, sent_headers, max(0.05, min(timeout, deadline - time.monotonic()))
                 )
-            return response.status_code, body
-        raise self._error_for(method, shown, response.status_code, body, retries + 1)
+            except _NoAnswer as exc:
+                failure: _NoAnswer | int = exc
+            else:
+                if status not in RETRY_STATUSES:
+                    return self._answer(method, shown, status, raw, expect_json, attempt)
+                failure = status
+            pause = self._backoff(attempt, answer_headers)
+            if attempt > retries or time.monotonic() + pause >= deadline:
+                if isinstance(failure, _NoAnswer):
+                    raise self._unreachable(failure, shown, timeout, attempt)
+                raise self._error_for(method, shown, failure, _decode(raw)[0], attempt)
+            if pause > 0:
+                time.sleep(pause)
+
+    def _answer(self, method: str, shown: str, status: int, raw: bytes, expect_json: bool,
+                attempts: int) -> tuple[int, Any]:
+        body, is_json = _decode(raw)
+        if 200 <= status < 300:
+            if expect_json and raw and not is_json:
+                raise ServerError(f"{method} {shown} answered {status} with a body that is not JSON",
+                                  status=status, url=shown)
+            return status, body
+        raise self._error_for(method, shown, status, body, attempts)
+
+    def _unreachable(self, failure: _NoAnswer, shown: str, timeout: float, attempts: int) -> UnreachableError:
+        reason = failure.reason
+        if self.secret_url:
+            path = urlsplit(shown).path
+            if path and path != "/":
+                reason = reason.replace(path, "/<redacted>")
+        tried = f" (tried {attempts} times)." if attempts > 1 else "."
+        if failure.timed_out:
+            return UnreachableError(
+                f"{self.service_name} at {shown} did not answer within {round(timeout, 1):g}s{tried}", url=shown
+            )
+        if failure.tls:
+            return UnreachableError(
+                f"TLS verification failed for {shown}: {reason}. Point ca_path at the CA bundle that signed the "
+                "server certificate (validate_certs=false only for a sandbox).",
+                url=shown,
+            )
+        return UnreachableError(
+            f"Cannot reach {self.service_name} at {shown}: {reason}. "
+            "Check that the service is up and that the base URL is right.",
+            url=shown,
+        )
 
     def _error_for(self, method: str, shown: str, status: int, body: Any, attempts: int) -> HTTPClientError:
         detail = _error_detail(body)
@@ -270,6 +317,12 @@ class HTTPClient:
             return RequestRejectedError(
                 f"{method} {shown} was rejected ({status}){suffix}", status=status, body=body, url=shown
             )
+        if 300 <= status < 400:
+            return ServerError(
+                f"{method} {shown} answered with a redirect ({status}); redirects are not followed, so that the "
+                "credentials never go to another address. Set the base URL to the final address.",
+                status=status, url=shown,
+            )
         if status in RETRY_STATUSES:
             return ServerError(
                 (f"{method} {shown} still failed with {status} after {attempts} attempts{suffix}" if attempts > 1
@@ -279,34 +332,12 @@ class HTTPClient:
         return ServerError(f"{method} {shown} failed with {status}{suffix}", status=status, body=body, url=shown)
 
 
-def _decode(response: Any) -> Any:
-    if not response.content:
-        return None
+def _decode(raw: bytes) -> tuple[Any, bool]:
+    """(the parsed JSON body, True), or (its text, False) when it is not JSON; (None, True) when empty."""
+    if not raw:
+        return None, True
+    text = raw.decode("utf-8", errors="replace")
     try:
-        return response.json()
+        return jsonlib.loads(text), True
     except ValueError:
-        return response.text
-
-
-def _root_cause(exc: BaseException) -> str:
-    """The innermost useful reason (e.g. 'Connection refused'), without the long urllib3 wrapper text."""
-    reason: BaseException = exc
-    seen = 0
-    while seen < 10:
-        seen += 1
-        inner = reason.args[0] if reason.args and isinstance(reason.args[0], BaseException) else None
-        if HAS_REQUESTS and isinstance(reason, MaxRetryError) and reason.reason is not None:
-            inner = reason.reason
-        if inner is None:
-            inner = reason.__cause__ or reason.__context__
-        if inner is None or inner is reason:
-            break
-        reason = inner
-    text = str(reason)
-    if "Connection refused" in text or isinstance(reason, ConnectionRefusedError):
-        return "connection refused"
-    if "timed out" in text.lower():
-        return "timed out"
-    if "RemoteDisconnected" in repr(reason) or "Connection aborted" in text or "reset by peer" in text:
-        return "the connection was closed without a response"
-    return text.split(": ", 1)[-1] if ": " in text else text
+        return text, False

@@ -82,13 +82,12 @@ from typing import Any
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import (
-    AdminAPIModule,
-)
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import AdminAPIFrame
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame import run_as_module
 
 
 class FeatureFlagManager:
-    def __init__(self, frame: AdminAPIModule):
+    def __init__(self, frame: AdminAPIFrame):
         self.frame = frame
         self.desired: dict[str, bool] = {}
 
@@ -143,10 +142,16 @@ class FeatureFlagManager:
         return result
 
 
+ARGUMENT_SPEC: dict[str, Any] = dict(flags=dict(type="dict", required=True))
+FRAME = AdminAPIFrame
+
+
+def work(frame: AdminAPIFrame) -> dict[str, Any]:
+    return FeatureFlagManager(frame).run()
+
+
 def main() -> None:
-    argument_spec = dict(flags=dict(type="dict", required=True))
-    frame = AdminAPIModule(argument_spec, supports_check_mode=True)
-    frame.run(FeatureFlagManager(frame).run)
+    run_as_module(ARGUMENT_SPEC, FRAME, work)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ author:
 extends_documentation_fragment:
   - matbakh.hybrid_routing.aws
   - matbakh.hybrid_routing.attributes
+  - matbakh.hybrid_routing.attributes.aws_group
 attributes:
   check_mode:
     support: full
@@ -86,13 +87,8 @@ wait:
 
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._aws import (
-    AWS_ARGSPEC,
-    BOTO3_IMPORT_ERROR,
-    HAS_BOTO3,
-    AWSError,
+    AWSFrame,
     AWSTransientError,
     LambdaAccess,
     alias_version,
@@ -101,19 +97,20 @@ from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._aws import
     serving_version,
     version_before,
 )
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame import run_as_module
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._poll import poll_until, seconds
 
 
 class LambdaAliasManager:
-    def __init__(self, module: AnsibleModule):
-        self.module = module
-        self.alias: str = module.params["alias"]
-        self.wanted = {str(name): str(version) for name, version in module.params["versions"].items()}
+    def __init__(self, frame: AWSFrame):
+        self.frame = frame
+        self.alias: str = frame.params["alias"]
+        self.wanted = {str(name): str(version) for name, version in frame.params["versions"].items()}
         if not self.wanted:
-            module.fail_json(msg="versions is empty: name at least one function and the version to point it at")
-        if module.params["wait_timeout"] < 0 or module.params["interval"] <= 0:
-            module.fail_json(msg="wait_timeout must be >= 0 and interval > 0")
-        self.access = LambdaAccess(module.params)
+            frame.fail("versions is empty: name at least one function and the version to point it at")
+        if frame.params["wait_timeout"] < 0 or frame.params["interval"] <= 0:
+            frame.fail("wait_timeout must be >= 0 and interval > 0")
+        self.access = LambdaAccess(frame.params)
         self.client = self.access.client
 
     def run(self) -> dict[str, Any]:
@@ -124,19 +121,19 @@ class LambdaAliasManager:
             if version == "previous":
                 previous = version_before(before[name], published)
                 if previous is None:
-                    self.module.fail_json(
-                        msg=f"{name} has no published version before {before[name]} to go back to; "
+                    self.frame.fail(
+                        f"{name} has no published version before {before[name]} to go back to; "
                         "no Lambda alias was changed.", aliases={}
                     )
                 self.wanted[name] = version = previous
             if version != before[name] and version not in published:
-                self.module.fail_json(
-                    msg=f"{name} has no published version {version!r}; no Lambda alias was changed.", aliases={}
+                self.frame.fail(
+                    f"{name} has no published version {version!r}; no Lambda alias was changed.", aliases={}
                 )
         to_move = {name: version for name, version in self.wanted.items() if before[name] != version}
         after = dict(before)
         for name, version in sorted(to_move.items()):
-            if not self.module.check_mode:
+            if not self.frame.check_mode:
                 answer = call(
                     f"Moving alias {self.alias} of {name} to version {version}",
                     self.client.update_alias, FunctionName=name, Name=self.alias, FunctionVersion=version,
@@ -147,9 +144,9 @@ class LambdaAliasManager:
             "changed": bool(to_move),
             "aliases": {name: {"before": before[name], "after": after[name]} for name in sorted(before)},
         }
-        if self.module._diff:
+        if self.frame.diff_mode:
             result["diff"] = {"before": before, "after": after}
-        if not self.module.check_mode and self.module.params["wait_timeout"] > 0:
+        if not self.frame.check_mode and self.frame.params["wait_timeout"] > 0:
             self._wait_serving(after, result)
         return result
 
@@ -168,17 +165,17 @@ class LambdaAliasManager:
         )
 
     def _wait_serving(self, wanted: dict[str, str], result: dict[str, Any]) -> None:
-        wait_timeout = self.module.params["wait_timeout"]
+        wait_timeout = self.frame.params["wait_timeout"]
         outcome = poll_until(
             lambda wait: self._serving(wanted, wait), lambda serving: self._settled(wanted, serving),
-            wait_timeout, self.module.params["interval"], transient=(AWSTransientError,),
+            wait_timeout, self.frame.params["interval"], transient=(AWSTransientError,),
         )
         serving = outcome.last_read or {}
         result.update(serving=serving, wait=outcome.summary())
         failed = sorted(name for name, doc in serving.items() if doc["state"] == "Failed")
         if failed:
-            self.module.fail_json(
-                msg=f"Version {', '.join(f'{wanted[n]} of {n}' for n in failed)} is in state Failed and cannot "
+            self.frame.fail(
+                f"Version {', '.join(f'{wanted[n]} of {n}' for n in failed)} is in state Failed and cannot "
                 f"serve; the alias {self.alias} now points at it. Check the function, then point the alias at a "
                 "working version.", **result)
         if not outcome.done:
@@ -186,26 +183,26 @@ class LambdaAliasManager:
                 f"{name} serves {doc['version']} ({doc['state']}, last update {doc['last_update']})"
                 for name, doc in serving.items()
             ) or "no alias could be read"
-            self.module.fail_json(
-                msg=f"The {self.alias} aliases do not serve the wanted versions within {seconds(wait_timeout)}: "
+            self.frame.fail(
+                f"The {self.alias} aliases do not serve the wanted versions within {seconds(wait_timeout)}: "
                 f"{shown}. {outcome.describe()}.", **result)
 
 
+ARGUMENT_SPEC: dict[str, Any] = dict(
+    versions=dict(type="dict", required=True),
+    alias=dict(type="str", default="live"),
+    wait_timeout=dict(type="float", default=60.0),
+    interval=dict(type="float", default=1.0),
+)
+FRAME = AWSFrame
+
+
+def work(frame: AWSFrame) -> dict[str, Any]:
+    return LambdaAliasManager(frame).run()
+
+
 def main() -> None:
-    argument_spec = dict(AWS_ARGSPEC)
-    argument_spec.update(
-        versions=dict(type="dict", required=True),
-        alias=dict(type="str", default="live"),
-        wait_timeout=dict(type="float", default=60.0),
-        interval=dict(type="float", default=1.0),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not HAS_BOTO3:
-        module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
-    try:
-        module.exit_json(**LambdaAliasManager(module).run())
-    except AWSError as exc:
-        module.fail_json(msg=str(exc))
+    run_as_module(ARGUMENT_SPEC, FRAME, work)
 
 
 if __name__ == "__main__":

@@ -87,7 +87,8 @@ wait:
 
 from typing import Any
 
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import AdminAPIModule
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import AdminAPIFrame
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame import run_as_module
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._poll import seconds
 
 TERMINAL = ("succeeded", "failed")
@@ -101,7 +102,7 @@ def _describe(deployment: dict[str, Any]) -> str:
 
 
 class ReleaseManager:
-    def __init__(self, frame: AdminAPIModule):
+    def __init__(self, frame: AdminAPIFrame):
         self.frame = frame
         self.key: str = frame.params["idempotency_key"]
         self.wait_summary: dict[str, Any] | None = None
@@ -190,15 +191,21 @@ class ReleaseManager:
         return result
 
 
+ARGUMENT_SPEC: dict[str, Any] = dict(
+    target=dict(type="str"),
+    idempotency_key=dict(type="str", required=True, no_log=False),
+    wait_timeout=dict(type="float", default=300.0),
+    interval=dict(type="float", default=1.0),
+)
+FRAME = AdminAPIFrame
+
+
+def work(frame: AdminAPIFrame) -> dict[str, Any]:
+    return ReleaseManager(frame).run()
+
+
 def main() -> None:
-    argument_spec = dict(
-        target=dict(type="str"),
-        idempotency_key=dict(type="str", required=True, no_log=False),
-        wait_timeout=dict(type="float", default=300.0),
-        interval=dict(type="float", default=1.0),
-    )
-    frame = AdminAPIModule(argument_spec, supports_check_mode=True)
-    frame.run(ReleaseManager(frame).run)
+    run_as_module(ARGUMENT_SPEC, FRAME, work)
 
 
 if __name__ == "__main__":

@@ -102,9 +102,8 @@ import re
 import socket
 from typing import Any
 
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import (
-    AdminAPIModule,
-)
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import AdminAPIFrame
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame import run_as_module
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import ConflictError
 
 RUN_MARKER = re.compile(r"\[run (?P<host>[^\]\s]+) pid (?P<pid>\d+)\]")
@@ -161,7 +160,7 @@ def describe_lease(lock: dict[str, Any]) -> str:
 
 
 class RollbackLockManager:
-    def __init__(self, frame: AdminAPIModule):
+    def __init__(self, frame: AdminAPIFrame):
         self.frame = frame
         params = frame.params
         self.holder: str = params["holder"]
@@ -237,17 +236,23 @@ class RollbackLockManager:
         return result
 
 
-def main() -> None:
-    argument_spec = dict(
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        holder=dict(type="str", required=True),
-        reason=dict(type="str", default=""),
-        ttl_seconds=dict(type="int", default=900),
-        takeover=dict(type="bool", default=False),
-    )
-    frame = AdminAPIModule(argument_spec, supports_check_mode=True)
+ARGUMENT_SPEC: dict[str, Any] = dict(
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    holder=dict(type="str", required=True),
+    reason=dict(type="str", default=""),
+    ttl_seconds=dict(type="int", default=900),
+    takeover=dict(type="bool", default=False),
+)
+FRAME = AdminAPIFrame
+
+
+def work(frame: AdminAPIFrame) -> dict[str, Any]:
     manager = RollbackLockManager(frame)
-    frame.run(manager.present if frame.params["state"] == "present" else manager.absent)
+    return manager.present() if frame.params["state"] == "present" else manager.absent()
+
+
+def main() -> None:
+    run_as_module(ARGUMENT_SPEC, FRAME, work)
 
 
 if __name__ == "__main__":

@@ -94,7 +94,8 @@ wait:
 
 from typing import Any
 
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import AdminAPIModule
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import AdminAPIFrame
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame import run_as_module
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._poll import seconds
 
 FIXED_SPLITS = {"mcp_only": {"direct": 0, "mcp": 100}, "direct_only": {"direct": 100, "mcp": 0}}
@@ -106,7 +107,7 @@ def _split(doc: dict[str, Any] | None) -> str:
 
 
 class RoutingManager:
-    def __init__(self, frame: AdminAPIModule):
+    def __init__(self, frame: AdminAPIFrame):
         self.frame = frame
         params = frame.params
         self.mode: str = params["mode"]
@@ -170,15 +171,21 @@ class RoutingManager:
         return result
 
 
+ARGUMENT_SPEC: dict[str, Any] = dict(
+    mode=dict(type="str", required=True, choices=["hybrid", "mcp_only", "direct_only"]),
+    weights=dict(type="dict"),
+    wait_timeout=dict(type="float", default=60.0),
+    interval=dict(type="float", default=0.5),
+)
+FRAME = AdminAPIFrame
+
+
+def work(frame: AdminAPIFrame) -> dict[str, Any]:
+    return RoutingManager(frame).run()
+
+
 def main() -> None:
-    argument_spec = dict(
-        mode=dict(type="str", required=True, choices=["hybrid", "mcp_only", "direct_only"]),
-        weights=dict(type="dict"),
-        wait_timeout=dict(type="float", default=60.0),
-        interval=dict(type="float", default=0.5),
-    )
-    frame = AdminAPIModule(argument_spec, supports_check_mode=True)
-    frame.run(RoutingManager(frame).run)
+    run_as_module(ARGUMENT_SPEC, FRAME, work)
 
 
 if __name__ == "__main__":

@@ -125,7 +125,8 @@ wait:
 
 from typing import Any
 
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import AdminAPIModule
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import AdminAPIFrame
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame import run_as_module
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._poll import MIN_POLL_WAIT, PollSample, seconds
 
 
@@ -144,7 +145,7 @@ def _sample(sample: PollSample) -> dict[str, Any]:
 
 
 class HealthWaiter:
-    def __init__(self, frame: AdminAPIModule):
+    def __init__(self, frame: AdminAPIFrame):
         self.frame = frame
         params = frame.params
         self.wanted = set(params["wait_for"])
@@ -185,16 +186,20 @@ class HealthWaiter:
         return result
 
 
+ARGUMENT_SPEC: dict[str, Any] = dict(
+    wait_for=dict(type="list", elements="str", default=["healthy"], choices=["healthy", "degraded", "unhealthy"]),
+    wait_timeout=dict(type="float", default=120.0),
+    interval=dict(type="float", default=0.5),
+)
+FRAME = AdminAPIFrame
+
+
+def work(frame: AdminAPIFrame) -> dict[str, Any]:
+    return HealthWaiter(frame).run()
+
+
 def main() -> None:
-    argument_spec = dict(
-        wait_for=dict(
-            type="list", elements="str", default=["healthy"], choices=["healthy", "degraded", "unhealthy"]
-        ),
-        wait_timeout=dict(type="float", default=120.0),
-        interval=dict(type="float", default=0.5),
-    )
-    frame = AdminAPIModule(argument_spec, supports_check_mode=True)
-    frame.run(HealthWaiter(frame).run)
+    run_as_module(ARGUMENT_SPEC, FRAME, work)
 
 
 if __name__ == "__main__":

@@ -80,12 +80,11 @@ lock:
 
 from typing import Any
 
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import (
-    AdminAPIModule,
-)
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import AdminAPIFrame
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame import run_as_module
 
 
-def gather(frame: AdminAPIModule) -> dict[str, Any]:
+def gather(frame: AdminAPIFrame) -> dict[str, Any]:
     parts = set(frame.params["gather"])
     required = frame.params["require_flags"]
     if required:
@@ -117,18 +116,24 @@ def gather(frame: AdminAPIModule) -> dict[str, Any]:
     return result
 
 
+ARGUMENT_SPEC: dict[str, Any] = dict(
+    gather=dict(
+        type="list",
+        elements="str",
+        default=["health", "flags", "routing", "releases", "lock"],
+        choices=["health", "flags", "routing", "releases", "lock", "snapshot"],
+    ),
+    require_flags=dict(type="list", elements="str", default=[]),
+)
+FRAME = AdminAPIFrame
+
+
+def work(frame: AdminAPIFrame) -> dict[str, Any]:
+    return gather(frame)
+
+
 def main() -> None:
-    argument_spec = dict(
-        gather=dict(
-            type="list",
-            elements="str",
-            default=["health", "flags", "routing", "releases", "lock"],
-            choices=["health", "flags", "routing", "releases", "lock", "snapshot"],
-        ),
-        require_flags=dict(type="list", elements="str", default=[]),
-    )
-    frame = AdminAPIModule(argument_spec, supports_check_mode=True)
-    frame.run(lambda: gather(frame))
+    run_as_module(ARGUMENT_SPEC, FRAME, work)
 
 
 if __name__ == "__main__":

@@ -15,18 +15,15 @@ description:
   - The webhook URL is a credential; it never appears in the result or in error messages.
 author:
   - matbakh platform team (@matbakh)
+extends_documentation_fragment:
+  - matbakh.hybrid_routing.attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Builds the payload and returns it without sending.
   diff_mode:
-    description: >-
-      Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
-    description: >-
-      When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details:
       - A message is an event, not managed state; the module reports C(changed=false) and says in RV(sent) whether
@@ -56,8 +53,6 @@ options:
     description: Retries after 429, 502, 503, 504 or a connection error.
     type: int
     default: 3
-requirements:
-  - requests >= 2.31
 """
 
 EXAMPLES = r"""
@@ -83,27 +78,24 @@ payload:
 
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame import Frame, run_as_module
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import (
-    HAS_REQUESTS,
-    REQUESTS_IMPORT_ERROR,
     HTTPClient,
     HTTPClientError,
     validate_base_url,
 )
 
 
-def post_message(module: AnsibleModule) -> dict[str, Any]:
-    params = module.params
+def post_message(frame: Frame) -> dict[str, Any]:
+    params = frame.params
     payload: dict[str, Any] = {"text": params["text"]}
     if params["blocks"]:
         payload["blocks"] = params["blocks"]
     try:
         url = validate_base_url(params["webhook_url"], option="webhook_url")
     except ValueError:
-        module.fail_json(msg="webhook_url is not a valid http(s) URL; give the full incoming webhook URL")
-    if module.check_mode:
+        frame.fail("webhook_url is not a valid http(s) URL; give the full incoming webhook URL")
+    if frame.check_mode:
         return {"changed": False, "sent": False, "payload": payload}
     client = HTTPClient(
         "",
@@ -116,23 +108,24 @@ def post_message(module: AnsibleModule) -> dict[str, Any]:
     try:
         client.request("POST", url, json=payload, expect_json=False)
     except HTTPClientError as exc:
-        module.fail_json(msg=f"Slack notification not delivered: {exc}", status=exc.status)
+        frame.fail(f"Slack notification not delivered: {exc}", status=exc.status)
     return {"changed": False, "sent": True, "payload": payload}
 
 
+ARGUMENT_SPEC: dict[str, Any] = dict(
+    webhook_url=dict(type="str", required=True, no_log=True),
+    text=dict(type="str", required=True),
+    blocks=dict(type="list", elements="dict"),
+    validate_certs=dict(type="bool", default=True),
+    timeout=dict(type="float", default=10.0),
+    retries=dict(type="int", default=3),
+)
+FRAME = Frame
+work = post_message
+
+
 def main() -> None:
-    argument_spec = dict(
-        webhook_url=dict(type="str", required=True, no_log=True),
-        text=dict(type="str", required=True),
-        blocks=dict(type="list", elements="dict"),
-        validate_certs=dict(type="bool", default=True),
-        timeout=dict(type="float", default=10.0),
-        retries=dict(type="int", default=3),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not HAS_REQUESTS:
-        module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
-    module.exit_json(**post_message(module))
+    run_as_module(ARGUMENT_SPEC, FRAME, work)
 
 
 if __name__ == "__main__":

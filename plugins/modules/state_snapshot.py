@@ -39,6 +39,14 @@ attributes:
   idempotent:
     support: full
     details: An existing snapshot is kept, so a second run reports no change.
+  action_group:
+    description: >-
+      Use C(group/matbakh.hybrid_routing.admin_api) and C(group/matbakh.hybrid_routing.aws) in C(module_defaults) to
+      set the connection and AWS options once.
+    support: full
+    membership:
+      - matbakh.hybrid_routing.admin_api
+      - matbakh.hybrid_routing.aws
 options:
   state:
     description: V(present) takes or keeps the snapshot; V(read) returns it; V(archived) sets a restored one aside.
@@ -133,7 +141,7 @@ from typing import Any
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import AdminAPIModule
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import AdminAPIFrame
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._aws import (
     AWS_ARGSPEC,
     BOTO3_IMPORT_ERROR,
@@ -142,6 +150,7 @@ from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._aws import
     alias_state,
     lambda_client,
 )
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame import run_as_module
 
 SCHEMA_VERSION = 1
 REQUIRED_KEYS = ("schema_version", "environment", "flags", "routing", "release")
@@ -166,7 +175,7 @@ def write_atomically(path: str, data: dict[str, Any]) -> None:
 
 
 class SnapshotManager:
-    def __init__(self, frame: AdminAPIModule):
+    def __init__(self, frame: AdminAPIFrame):
         self.frame = frame
         self.params = frame.params
         self.path: str = frame.params["path"]
@@ -226,7 +235,7 @@ class SnapshotManager:
         if not missing:
             return None
         if not HAS_BOTO3:
-            self.frame.module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
+            self.frame.fail(missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
         try:
             client = lambda_client(self.params)
             functions = dict(section["functions"])
@@ -251,7 +260,7 @@ class SnapshotManager:
         try:
             write_atomically(self.path, snapshot)
         except OSError as exc:
-            self.frame.module.warn(f"Could not write the local snapshot copy {self.path}: {exc.strerror}")
+            self.frame.warn(f"Could not write the local snapshot copy {self.path}: {exc.strerror}")
 
     def _result(self, changed: bool, snapshot: dict[str, Any] | None, before: dict[str, Any] | None = None,
                 **extra: Any) -> dict[str, Any]:
@@ -309,20 +318,26 @@ class SnapshotManager:
         return self._result(True, snapshot, before=stored, superseded=superseded)
 
 
-def main() -> None:
-    argument_spec = dict(AWS_ARGSPEC)
-    argument_spec.update(
-        state=dict(type="str", choices=["present", "read", "archived"], default="present"),
-        path=dict(type="path", required=True),
-        environment=dict(type="str", required=True),
-        lambda_functions=dict(type="list", elements="str", default=[]),
-        lambda_alias=dict(type="str", default="live"),
-        force=dict(type="bool", default=False),
-        max_age_seconds=dict(type="float", default=0.0),
-    )
-    frame = AdminAPIModule(argument_spec, supports_check_mode=True)
+ARGUMENT_SPEC: dict[str, Any] = dict(
+    AWS_ARGSPEC,
+    state=dict(type="str", choices=["present", "read", "archived"], default="present"),
+    path=dict(type="path", required=True),
+    environment=dict(type="str", required=True),
+    lambda_functions=dict(type="list", elements="str", default=[]),
+    lambda_alias=dict(type="str", default="live"),
+    force=dict(type="bool", default=False),
+    max_age_seconds=dict(type="float", default=0.0),
+)
+FRAME = AdminAPIFrame
+
+
+def work(frame: AdminAPIFrame) -> dict[str, Any]:
     manager = SnapshotManager(frame)
-    frame.run({"present": manager.present, "read": manager.read, "archived": manager.archive}[frame.params["state"]])
+    return {"present": manager.present, "read": manager.read, "archived": manager.archive}[frame.params["state"]]()
+
+
+def main() -> None:
+    run_as_module(ARGUMENT_SPEC, FRAME, work)
 
 
 if __name__ == "__main__":

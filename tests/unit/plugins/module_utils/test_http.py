@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils import _http
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import (
     AuthError,
     ConflictError,
@@ -47,6 +46,9 @@ class ScriptedServer:
                 status, headers, payload, delay = server.script.pop(0) if server.script else (200, {}, {}, 0)
                 if delay:
                     time.sleep(delay)
+                if status == 0:  # drop the connection without any answer
+                    self.close_connection = True
+                    return
                 data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
                 try:
                     self.send_response(status)
@@ -86,14 +88,9 @@ def client(base: str, **kwargs: Any) -> HTTPClient:
 
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch):
-    """Keep the real Retry logic but shrink its backoff so the suite stays quick."""
-    original = HTTPClient.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        self._retry_settings.update(backoff_factor=0.01, backoff_jitter=0.01)
-
-    monkeypatch.setattr(HTTPClient, "__init__", init)
+    """Keep the real retry logic but shrink its backoff so the suite stays quick."""
+    monkeypatch.setattr(HTTPClient, "backoff_factor", 0.01)
+    monkeypatch.setattr(HTTPClient, "backoff_jitter", 0.01)
 
 
 def test_retries_transient_statuses_then_succeeds(server):
@@ -216,10 +213,6 @@ def test_validate_base_url_strips_trailing_slash():
     assert validate_base_url("https://api.matbakh.app/v1/") == "https://api.matbakh.app/v1"
 
 
-def test_requests_is_available():
-    assert _http.HAS_REQUESTS
-
-
 def test_long_retry_after_is_capped_by_the_deadline(server):
     server.script = [(503, {"Retry-After": "70"}, {}, 0), (503, {"Retry-After": "70"}, {}, 0)]
     started = time.monotonic()
@@ -249,3 +242,46 @@ def test_a_poll_gives_up_when_its_wait_is_spent(server):
         client(server.base, timeout=10, retries=3).request("GET", "/health", wait=0.8)
     assert time.monotonic() - started < 2.5
     assert len(server.requests) == 1
+
+
+def test_a_dropped_connection_is_retried(server):
+    server.script = [(0, {}, {}, 0), (200, {}, {"ok": True}, 0)]
+    assert client(server.base).request("PUT", "/admin/routing", json={"mode": "mcp_only"}) == (200, {"ok": True})
+    assert len(server.requests) == 2
+
+
+def test_a_connection_dropped_every_time_says_so(server):
+    server.script = [(0, {}, {}, 0)] * 5
+    with pytest.raises(UnreachableError, match="the connection was closed without a response"):
+        client(server.base, retries=1).request("GET", "/health")
+    assert len(server.requests) == 2
+
+
+def test_redirects_are_not_followed(server):
+    """A redirect could carry the bearer token to another host: report it instead."""
+    server.script = [(302, {"Location": "http://127.0.0.1:9/elsewhere"}, {}, 0)]
+    with pytest.raises(ServerError, match=r"redirect \(302\).*Set the base URL to the final address"):
+        client(server.base).request("GET", "/admin/feature-flags")
+    assert len(server.requests) == 1
+
+
+def test_retry_after_as_an_http_date(server):
+    import email.utils
+
+    soon = email.utils.formatdate(time.time() + 2, usegmt=True)  # whole seconds: 1 to 2 s from now
+    server.script = [(503, {"Retry-After": soon}, {}, 0), (200, {}, {"ok": True}, 0)]
+    started = time.monotonic()
+    client(server.base).request("GET", "/health")
+    assert 0.9 <= time.monotonic() - started < 3.5
+
+
+def test_query_parameters_are_encoded(server):
+    server.script = [(200, {}, {"released": True}, 0)]
+    client(server.base).request("DELETE", "/admin/locks/rollback", params={"holder": "ann marie"})
+    assert server.requests[0]["path"] == "/admin/locks/rollback?holder=ann+marie"
+
+
+def test_an_unknown_host_is_named():
+    with pytest.raises(UnreachableError, match=r"Cannot reach the admin API at http://no-such-host\.invalid/health: "
+                                               r"the host name could not be resolved"):
+        client("http://no-such-host.invalid", retries=0).request("GET", "/health")
