@@ -136,6 +136,8 @@ class Lease(BaseModel):
     holder: str
     reason: str
     rollback_id: str | None
+    controller: str | None = None
+    pid: int | None = None
     acquired_at: Timestamp
     expires_at: Timestamp
     ttl_seconds: int | float
@@ -148,6 +150,8 @@ class LockState(BaseModel):
     holder: str | None = None
     reason: str | None = None
     rollback_id: str | None = None
+    controller: str | None = None
+    pid: int | None = None
     acquired_at: Timestamp | None = None
     expires_at: Timestamp | None = None
     ttl_seconds: int | float | None = None
@@ -159,6 +163,8 @@ class LockRequest(RequestModel):
     reason: str = Field(default="", max_length=2000)
     ttl_seconds: int | float = Field(default=900, gt=0, le=7 * 24 * 3600)
     takeover: StrictBool = False
+    controller: str | None = Field(default=None, max_length=255, description="Host the holding run runs on")
+    pid: StrictInt | None = Field(default=None, ge=1, description="Process id of the holding run on that host")
 
 
 class LockGrant(BaseModel):

@@ -367,6 +367,8 @@ class Store:
             "holder": lease["holder"],
             "reason": lease["reason"],
             "rollback_id": lease["rollback_id"],
+            "controller": lease.get("controller"),
+            "pid": lease.get("pid"),
             "acquired_at": iso(lease["acquired_at"]),
             "expires_at": iso(lease["expires_at"]),
             "ttl_seconds": lease["ttl_seconds"],
@@ -391,7 +393,8 @@ class Store:
             return {"held": False}
 
     def acquire_lock(
-        self, holder: str, reason: str, ttl_seconds: float, takeover: bool, rollback_id: str | None
+        self, holder: str, reason: str, ttl_seconds: float, takeover: bool, rollback_id: str | None,
+        controller: str | None = None, pid: int | None = None,
     ) -> tuple[dict[str, Any], int]:
         """Returns (body, status): 201 new lease, 200 renewal by the same holder."""
         with self._tx() as conn:
@@ -401,6 +404,8 @@ class Store:
                 "holder": holder,
                 "reason": reason,
                 "rollback_id": rollback_id,
+                "controller": controller,
+                "pid": pid,
                 "acquired_at": now,
                 "expires_at": now + ttl_seconds,
                 "ttl_seconds": ttl_seconds,

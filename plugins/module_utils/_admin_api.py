@@ -130,8 +130,10 @@ class AdminAPI:
     def lock(self) -> dict[str, Any]:
         return self.get("/admin/locks/rollback")
 
-    def acquire_lock(self, holder: str, reason: str, ttl_seconds: int, takeover: bool) -> dict[str, Any]:
-        body = {"holder": holder, "reason": reason, "ttl_seconds": ttl_seconds, "takeover": takeover}
+    def acquire_lock(self, holder: str, reason: str, ttl_seconds: int, takeover: bool,
+                     controller: str | None = None, pid: int | None = None) -> dict[str, Any]:
+        body = {"holder": holder, "reason": reason, "ttl_seconds": ttl_seconds, "takeover": takeover,
+                "controller": controller, "pid": pid}
         return self.http.request("POST", "/admin/locks/rollback", json=body)[1]
 
     def release_lock(self, holder: str) -> dict[str, Any]:

@@ -77,7 +77,7 @@ class LambdaAccess:
 
     def __init__(self, params: dict[str, Any]):
         if not params.get("aws_region"):
-            raise AWSError("aws_region is not set: set hybrid_routing_aws_region or export AWS_REGION")
+            raise AWSError("aws_region is not set: pass the option aws_region or export AWS_REGION")
         self.params = params
         self.session = boto3.session.Session(
             aws_access_key_id=params.get("aws_access_key") or None,

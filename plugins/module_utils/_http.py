@@ -300,7 +300,7 @@ class HTTPClient:
         if status in (401, 403):
             return AuthError(
                 f"{self.service_name} rejected the credentials ({status} on {method} {shown}){suffix}. "
-                "Check the token (hybrid_routing_admin_token / ADMIN_TOKEN) and its permissions.",
+                "Check the token (option admin_token, or env ADMIN_TOKEN) and its permissions.",
                 status=status, body=body, url=shown,
             )
         if status == 404:

@@ -111,7 +111,7 @@ class FeatureFlagManager:
         if unknown:
             self.frame.fail(
                 f"Unknown feature flag(s): {', '.join(unknown)}. Nothing was changed. "
-                f"The service knows: {', '.join(sorted(current))}. Fix hybrid_routing_flags.",
+                f"The service knows: {', '.join(sorted(current))}. Fix the option flags.",
                 unknown=unknown,
             )
         changes = {

@@ -36,11 +36,30 @@ attributes:
 options:
   versions:
     description:
-      - Function name to the published version its alias must point at.
-      - V(previous) means the published version before the one the alias points at now (the rollback preflight
-        uses it in check mode to prove there is one).
+      - Function name to the version its alias must point at, each a published version or one of the words of
+        O(version). Give either this or O(functions).
     type: dict
-    required: true
+  functions:
+    description:
+      - Functions whose alias moves, all to O(version). Give either this or O(versions).
+      - Not set (and no O(versions)), the functions O(snapshot) recorded.
+    type: list
+    elements: str
+  version:
+    description:
+      - The version for every one of O(functions).
+      - V(previous) is the published version before the pre-incident one recorded in O(snapshot) for that function
+        (so a re-run never walks a second step back), or, for a function the snapshot does not record, the version
+        before the one the alias points at now.
+      - V(recorded) is the version O(snapshot) recorded (a roll-forward).
+      - Anything else is a published version number.
+    type: str
+    default: previous
+  snapshot:
+    description:
+      - The pre-incident snapshot, as M(matbakh.hybrid_routing.state_snapshot) returns it in its C(snapshot) result;
+        gives V(previous) and V(recorded) their meaning. Its recorded alias must be O(alias).
+    type: dict
   alias:
     description: The alias to move.
     type: str
@@ -104,10 +123,23 @@ from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._poll impor
 class LambdaAliasManager:
     def __init__(self, frame: AWSFrame):
         self.frame = frame
-        self.alias: str = frame.params["alias"]
-        self.wanted = {str(name): str(version) for name, version in frame.params["versions"].items()}
+        params = frame.params
+        self.alias: str = params["alias"]
+        if params["versions"] and params["functions"]:
+            frame.fail("Give either versions or functions (with version), not both; no Lambda alias was changed.")
+        section = (params["snapshot"] or {}).get("lambda") or {}
+        if section and section.get("alias") != self.alias:
+            frame.fail(f"The snapshot recorded Lambda alias {section.get('alias')!r}, not {self.alias!r}; "
+                       "no Lambda alias was changed.")
+        self.recorded: dict[str, Any] = section.get("functions") or {}
+        if params["versions"]:
+            self.wanted = {str(name): str(version) for name, version in params["versions"].items()}
+        else:
+            # No function named: the ones the snapshot recorded (what a roll-forward puts back).
+            names = params["functions"] if params["functions"] is not None else sorted(self.recorded)
+            self.wanted = {str(name): params["version"] for name in names}
         if not self.wanted:
-            frame.fail("versions is empty: name at least one function and the version to point it at")
+            frame.fail("No function named: list the functions whose alias to move (option functions, or versions)")
         if frame.params["wait_timeout"] < 0 or frame.params["interval"] <= 0:
             frame.fail("wait_timeout must be >= 0 and interval > 0")
         self.access = LambdaAccess(frame.params)
@@ -118,14 +150,8 @@ class LambdaAliasManager:
         for name, version in sorted(self.wanted.items()):
             before[name] = alias_version(self.client, name, self.alias)
             published = published_versions(self.client, name)
-            if version == "previous":
-                previous = version_before(before[name], published)
-                if previous is None:
-                    self.frame.fail(
-                        f"{name} has no published version before {before[name]} to go back to; "
-                        "no Lambda alias was changed.", aliases={}
-                    )
-                self.wanted[name] = version = previous
+            if version in ("previous", "recorded"):
+                self.wanted[name] = version = self._resolve(name, version, before[name], published)
             if version != before[name] and version not in published:
                 self.frame.fail(
                     f"{name} has no published version {version!r}; no Lambda alias was changed.", aliases={}
@@ -149,6 +175,25 @@ class LambdaAliasManager:
         if not self.frame.check_mode and self.frame.params["wait_timeout"] > 0:
             self._wait_serving(after, result)
         return result
+
+    def _resolve(self, name: str, word: str, current: str, published: list[str]) -> str:
+        """The version `previous` or `recorded` stands for, from the snapshot when it records the function."""
+        recorded = self.recorded.get(name)
+        if word == "recorded":
+            if not recorded:
+                self.frame.fail(f"The snapshot records no version of {name} to put back; no Lambda alias was changed.",
+                                aliases={})
+            return str(recorded["version"])
+        if recorded:
+            if not recorded.get("previous"):
+                self.frame.fail(f"{name} had no published version before {recorded['version']} when the snapshot was "
+                                "taken; name a version (option version). No Lambda alias was changed.", aliases={})
+            return str(recorded["previous"])
+        previous = version_before(current, published)
+        if previous is None:
+            self.frame.fail(f"{name} has no published version before {current} to go back to; name a version (option "
+                            "version). No Lambda alias was changed.", aliases={})
+        return previous
 
     def _serving(self, wanted: dict[str, str], wait: float) -> dict[str, dict[str, Any]]:
         client = self.access.polling_client(wait)
@@ -189,7 +234,10 @@ class LambdaAliasManager:
 
 
 ARGUMENT_SPEC: dict[str, Any] = dict(
-    versions=dict(type="dict", required=True),
+    versions=dict(type="dict"),
+    functions=dict(type="list", elements="str"),
+    version=dict(type="str", default="previous"),
+    snapshot=dict(type="dict"),
     alias=dict(type="str", default="live"),
     wait_timeout=dict(type="float", default=60.0),
     interval=dict(type="float", default=1.0),

@@ -37,16 +37,37 @@ attributes:
   idempotent:
     support: full
 options:
+  direction:
+    description:
+      - V(back) reverts to an earlier release; V(forward) puts back the release recorded in O(snapshot) once the
+        incident is over.
+    type: str
+    choices: [back, forward]
+    default: back
   target:
     description:
-      - Release to put in service. Empty means the service's C(previous) release.
-      - The C(release_revert) role passes the previous release recorded in the snapshot, so a re-run aims at the same
-        release instead of walking one more step back.
+      - Release to put in service.
+      - Not set, with O(direction=back), it is the C(previous) release recorded in O(snapshot) (the one before the
+        pre-incident release, so a re-run aims at the same release instead of walking one more step back), else the
+        service's C(previous) release; with O(direction=forward) it is the C(current) release recorded in O(snapshot).
     type: str
+  snapshot:
+    description:
+      - The pre-incident snapshot, as M(matbakh.hybrid_routing.state_snapshot) returns it in its C(snapshot) result.
+      - Gives the target when O(target) is not set, and the base of the idempotency key (its C(rollback_id)).
+      - Required with O(direction=forward).
+    type: dict
+  force:
+    description:
+      - With O(direction=forward), put the recorded release back even though the current release is neither the
+        recorded one nor the one a rollback goes back to (someone deployed during the incident).
+    type: bool
+    default: false
   idempotency_key:
-    description: Base of the C(Idempotency-Key); derive it from the rollback episode so that a re-run reuses it.
+    description:
+      - Base of the C(Idempotency-Key). Not set, it is C(<snapshot rollback_id>:release:<target>) (C(:rollforward:)
+        for O(direction=forward)), so that every re-run of the episode reuses it.
     type: str
-    required: true
   wait_timeout:
     description: Seconds to wait for the deployment to finish; V(0) does not wait.
     type: float
@@ -59,11 +80,21 @@ options:
 
 EXAMPLES = r"""
 ---
+- name: Take the snapshot first (it records the release to go back to)
+  matbakh.hybrid_routing.state_snapshot:
+    path: /var/lib/matbakh/prod/snapshot.json
+    environment: prod
+  register: snapshot
+
 - name: Revert to the release before the incident
   matbakh.hybrid_routing.release:
-    target: "{{ snapshot.release.previous }}"
-    idempotency_key: "{{ snapshot.rollback_id }}:release:{{ snapshot.release.previous }}"
+    snapshot: "{{ snapshot.snapshot }}"
     wait_timeout: 420
+
+- name: Once the incident is over, put the pre-incident release back
+  matbakh.hybrid_routing.release:
+    direction: forward
+    snapshot: "{{ snapshot.snapshot }}"
 """
 
 RETURN = r"""
@@ -95,35 +126,70 @@ TERMINAL = ("succeeded", "failed")
 
 
 def _describe(deployment: dict[str, Any]) -> str:
+    key = deployment.get("idempotency_key")
     return (
         f"deployment {deployment.get('id')} from {deployment.get('from')} to {deployment.get('to')} "
-        f"(started {deployment.get('started_at')}, key {deployment.get('idempotency_key')})"
+        f"(started {deployment.get('started_at')}" + (f", key {key})" if key else ")")
     )
 
 
 class ReleaseManager:
     def __init__(self, frame: AdminAPIFrame):
         self.frame = frame
-        self.key: str = frame.params["idempotency_key"]
+        params = frame.params
+        self.forward = params["direction"] == "forward"
+        self.snapshot: dict[str, Any] = params["snapshot"] or {}
+        self.recorded: dict[str, Any] = self.snapshot.get("release") or {}
         self.wait_summary: dict[str, Any] | None = None
-        if not self.key.strip():
-            frame.fail("idempotency_key is empty: derive it from the rollback id so that re-runs reuse it")
+        if self.forward and not self.recorded.get("current"):
+            frame.fail("direction=forward needs the snapshot (option snapshot) with the release it recorded; "
+                       "nothing was changed.")
 
     def _target(self, releases: dict[str, Any]) -> str:
-        target = self.frame.params["target"] or releases.get("previous")
+        params = self.frame.params
+        if self.forward:
+            target = params["target"] or self.recorded["current"]
+        else:
+            target = params["target"] or self.recorded.get("previous") or (
+                None if self.recorded else releases.get("previous"))
         if not target:
+            oldest = self.recorded.get("current") or releases.get("current")
             self.frame.fail(
-                f"There is no previous release to go back to: {releases.get('current')} is the oldest of "
-                f"{', '.join(releases.get('available') or [])}. Name a release with release_revert_target."
+                f"There is no previous release to go back to: {oldest} was the oldest of "
+                f"{', '.join(releases.get('available') or [])} before the incident. Name a release with the option "
+                "target. Nothing was changed."
             )
         if target not in (releases.get("available") or [target]):
-            self.frame.fail(f"Unknown release {target!r}; the service has {', '.join(releases['available'])}.")
+            self.frame.fail(f"Unknown release {target}; the service has {', '.join(releases['available'])}. "
+                            "Nothing was changed.")
         return target
+
+    def _refuse_drift(self, releases: dict[str, Any]) -> None:
+        """Forward only: a release nobody of this incident deployed is not silently replaced."""
+        current = releases.get("current")
+        expected = [self.recorded.get("current"), self.recorded.get("previous")]
+        if current not in expected and not self.frame.params["force"] and releases.get("deployment") is None:
+            self.frame.fail(
+                f"The release is now {current}, neither the pre-incident {expected[0]} nor {expected[1]} that a "
+                f"rollback goes back to: someone deployed during the incident. Nothing was changed. Check it, then "
+                f"set force=true to put {expected[0]} back anyway.",
+                release={"current": current, "previous": releases.get("previous")},
+            )
+
+    def _base_key(self, target: str) -> str:
+        key = self.frame.params["idempotency_key"]
+        if key is not None and not key.strip():
+            self.frame.fail("idempotency_key is empty: leave it unset, or give a key every re-run reuses")
+        episode = self.snapshot.get("rollback_id") or "no-id"
+        return key or f"{episode}:{'rollforward' if self.forward else 'release'}:{target}"
 
     def run(self) -> dict[str, Any]:
         api = self.frame.api
         releases = api.releases()
         target = self._target(releases)
+        if self.forward:
+            self._refuse_drift(releases)
+        self.key = self._base_key(target)
         running = releases.get("deployment")
         if running and running.get("to") != target:
             self.frame.fail(
@@ -192,8 +258,11 @@ class ReleaseManager:
 
 
 ARGUMENT_SPEC: dict[str, Any] = dict(
+    direction=dict(type="str", choices=["back", "forward"], default="back"),
     target=dict(type="str"),
-    idempotency_key=dict(type="str", required=True, no_log=False),
+    snapshot=dict(type="dict"),
+    force=dict(type="bool", default=False),
+    idempotency_key=dict(type="str", no_log=False),
     wait_timeout=dict(type="float", default=300.0),
     interval=dict(type="float", default=1.0),
 )

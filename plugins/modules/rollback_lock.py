@@ -16,8 +16,11 @@ description:
     which replaces it; the service records the takeover.
   - An expired lease is free; the TTL is how long a crashed run can block others.
   - The same O(holder) takes over its own lease at once when the run that took it is gone (killed or crashed). The
-    lease names the controller host and the C(ansible-playbook) process that took it; only a lease whose process
-    still runs on this host refuses a second run of the same holder.
+    lease records, in its C(controller) and C(pid) fields, the host and the C(ansible-playbook) process that took it;
+    only a lease whose process still runs on this host refuses a second run of the same holder. A lease taken on
+    another controller counts as gone (that host cannot be asked); so does one without a pid.
+  - The process is found through C(/proc) on Linux and through C(ps) elsewhere (macOS, BSD); where neither answers,
+    no pid is recorded.
 author:
   - matbakh platform team (@matbakh)
 extends_documentation_fragment:
@@ -98,56 +101,74 @@ taken_over:
 """
 
 import os
-import re
 import socket
+import subprocess
 from typing import Any
 
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import AdminAPIFrame
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame import run_as_module
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import ConflictError
 
-RUN_MARKER = re.compile(r"\[run (?P<host>[^\]\s]+) pid (?P<pid>\d+)\]")
+
+def _ps(pid: int, field: str) -> str:
+    """One field of a process from ps(1), for controllers without /proc; empty when unknown."""
+    try:
+        done = subprocess.run(["ps", "-p", str(pid), "-o", f"{field}="], capture_output=True, text=True,
+                              timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip()
 
 
-def _cmdline(pid: int) -> str:
+def process_command(pid: int) -> str:
+    """The command line of a process, or an empty string when it is gone or cannot be read."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
             return handle.read().replace(b"\0", b" ").decode(errors="replace")
+    except FileNotFoundError:
+        return "" if os.path.isdir("/proc/self") else _ps(pid, "command")
     except OSError:
         return ""
 
 
-def _parent(pid: int) -> int:
+def parent_pid(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
             return int(handle.read().rsplit(")", 1)[1].split()[1])
+    except FileNotFoundError:
+        if os.path.isdir("/proc/self"):
+            return 0
+        answer = _ps(pid, "ppid")
+        return int(answer) if answer.isdigit() else 0
     except (OSError, ValueError, IndexError):
         return 0
 
 
 def playbook_pid() -> int | None:
-    """The main ansible-playbook process this module runs under (local connection), if it can be found.
+    """The main ansible-playbook process this runs under, if it can be found.
 
-    Task workers are forks of it with the same command line, so the outermost one is the run.
+    In the worker (the usual case) it is the parent; as a classic module it is further up. Task workers are forks
+    with the same command line, so the outermost ansible-playbook is the run.
     """
     found = None
     pid = os.getppid()
     for _depth in range(12):
         if pid <= 1:
             break
-        if "ansible-playbook" in _cmdline(pid):
+        if "ansible-playbook" in process_command(pid):
             found = pid
         elif found is not None:
             break
-        pid = _parent(pid)
+        pid = parent_pid(pid)
     return found
 
 
-def run_alive(marker: re.Match[str] | None) -> bool:
-    """Whether the run named by a lease marker still runs here; a run on another host is taken as gone."""
-    if marker is None or marker["host"] != socket.gethostname():
+def run_alive(lock: dict[str, Any]) -> bool:
+    """Whether the run that holds a lease still runs here; a run on another host, or without a pid, counts as gone."""
+    pid = lock.get("pid")
+    if not isinstance(pid, int) or lock.get("controller") != socket.gethostname():
         return False
-    return "ansible-playbook" in _cmdline(int(marker["pid"]))
+    return "ansible-playbook" in process_command(pid)
 
 
 def describe_lease(lock: dict[str, Any]) -> str:
@@ -156,6 +177,8 @@ def describe_lease(lock: dict[str, Any]) -> str:
         text += f" (reason: {lock['reason']})"
     if lock.get("rollback_id"):
         text += f", rollback {lock['rollback_id']}"
+    if lock.get("controller"):
+        text += f", run on {lock['controller']}" + (f" as pid {lock['pid']}" if lock.get("pid") else "")
     return f"{text}, expires {lock.get('expires_at')}"
 
 
@@ -164,10 +187,10 @@ class RollbackLockManager:
         self.frame = frame
         params = frame.params
         self.holder: str = params["holder"]
-        pid = playbook_pid()
-        self.marker = f"[run {socket.gethostname()} pid {pid}]" if pid else ""
+        self.controller = socket.gethostname()
+        self.pid = playbook_pid()
         if not self.holder.strip():
-            frame.fail("holder is empty: set hybrid_routing_operator to who runs the rollback")
+            frame.fail("holder is empty: name who runs the rollback")
         if params["ttl_seconds"] <= 0:
             frame.fail(f"ttl_seconds must be positive, got {params['ttl_seconds']}")
 
@@ -175,15 +198,16 @@ class RollbackLockManager:
         return bool(lock.get("held")) and lock.get("holder") != self.holder
 
     def _own_run_alive(self, lock: dict[str, Any]) -> bool:
+        """A lease of this holder taken by another run that still runs on this controller."""
         if not lock.get("held") or lock.get("holder") != self.holder:
             return False
-        marker = RUN_MARKER.search(lock.get("reason") or "")
-        return bool(marker) and marker.group(0) != self.marker and run_alive(marker)
+        this_run = lock.get("controller") == self.controller and lock.get("pid") == self.pid
+        return not this_run and run_alive(lock)
 
     def _refuse(self, lock: dict[str, Any]) -> None:
         self.frame.fail(
             f"The rollback lock is {describe_lease(lock)}. Another rollback is running: wait for it to finish or "
-            "for the lease to expire, or set hybrid_routing_lock_takeover=true to take it over (recorded).",
+            "for the lease to expire, or take it over with takeover=true (recorded).",
             lock=lock,
         )
 
@@ -201,12 +225,14 @@ class RollbackLockManager:
             )
         taken_over = self._held_by_other(before)
         took_over_own = bool(before.get("held")) and not taken_over
-        reason = f"{params['reason']} {self.marker}".strip()
+        reason = params["reason"]
         if self.frame.check_mode:
-            after = {"held": True, "holder": self.holder, "reason": reason, "ttl_seconds": params["ttl_seconds"]}
+            after = {"held": True, "holder": self.holder, "reason": reason, "ttl_seconds": params["ttl_seconds"],
+                     "controller": self.controller, "pid": self.pid}
         else:
             try:
-                answer = self.frame.api.acquire_lock(self.holder, reason, params["ttl_seconds"], takeover)
+                answer = self.frame.api.acquire_lock(self.holder, reason, params["ttl_seconds"], takeover,
+                                                     self.controller, self.pid)
             except ConflictError as exc:
                 lock = exc.body.get("lock") if isinstance(exc.body, dict) else None
                 self._refuse(lock or before)

@@ -99,7 +99,7 @@ def gather(frame: AdminAPIFrame) -> dict[str, Any]:
         if unknown:
             frame.fail(
                 f"Unknown feature flag(s): {', '.join(unknown)}. The service knows: "
-                f"{', '.join(sorted(result['flags']))}. Fix hybrid_routing_flags; nothing was changed.",
+                f"{', '.join(sorted(result['flags']))}. Fix the option require_flags; nothing was changed.",
                 unknown=unknown,
             )
     if "routing" in parts:

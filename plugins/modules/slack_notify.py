@@ -13,6 +13,8 @@ description:
   - Sends one JSON C(POST) to a Slack incoming webhook URL (or any receiver speaking that protocol) and expects
     C(200). 429 and 5xx answers are retried with backoff, honouring C(Retry-After).
   - The webhook URL is a credential; it never appears in the result or in error messages.
+  - With no webhook configured (neither O(webhook_url) nor E(SLACK_WEBHOOK_URL)) nothing is sent and the task is
+    skipped, so a playbook can always call it.
 author:
   - matbakh platform team (@matbakh)
 extends_documentation_fragment:
@@ -30,9 +32,10 @@ attributes:
         it posted.
 options:
   webhook_url:
-    description: The incoming webhook URL, for example C(https://hooks.slack.com/services/T000/B000/XXXX).
+    description:
+      - The incoming webhook URL, for example C(https://hooks.slack.com/services/T000/B000/XXXX).
+      - If not set, E(SLACK_WEBHOOK_URL) is used; with neither, nothing is sent and the task is reported as skipped.
     type: str
-    required: true
   text:
     description: Message text (Slack C(mrkdwn)); also the fallback shown in notifications when O(blocks) is set.
     type: str
@@ -78,6 +81,8 @@ payload:
 
 from typing import Any
 
+from ansible.module_utils.basic import env_fallback
+
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame import Frame, run_as_module
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import (
     HTTPClient,
@@ -91,6 +96,9 @@ def post_message(frame: Frame) -> dict[str, Any]:
     payload: dict[str, Any] = {"text": params["text"]}
     if params["blocks"]:
         payload["blocks"] = params["blocks"]
+    if not params["webhook_url"]:
+        return {"changed": False, "sent": False, "skipped": True, "payload": payload,
+                "msg": "No Slack webhook is configured."}
     try:
         url = validate_base_url(params["webhook_url"], option="webhook_url")
     except ValueError:
@@ -113,7 +121,7 @@ def post_message(frame: Frame) -> dict[str, Any]:
 
 
 ARGUMENT_SPEC: dict[str, Any] = dict(
-    webhook_url=dict(type="str", required=True, no_log=True),
+    webhook_url=dict(type="str", no_log=True, fallback=(env_fallback, ["SLACK_WEBHOOK_URL"])),
     text=dict(type="str", required=True),
     blocks=dict(type="list", elements="dict"),
     validate_certs=dict(type="bool", default=True),

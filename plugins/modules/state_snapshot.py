@@ -178,7 +178,7 @@ class SnapshotManager:
     def __init__(self, frame: AdminAPIFrame):
         self.frame = frame
         self.params = frame.params
-        self.path: str = frame.params["path"]
+        self.path: str = os.path.abspath(frame.params["path"])
         self.environment: str = frame.params["environment"]
 
     def _stored(self) -> dict[str, Any] | None:
@@ -190,7 +190,7 @@ class SnapshotManager:
         missing = [key for key in REQUIRED_KEYS if key not in snapshot]
         if missing:
             self.frame.fail(f"The stored snapshot is incomplete (missing {', '.join(missing)}); "
-                            "take a new one with hybrid_routing_snapshot_force=true.")
+                            "take a new one with force=true.")
         if snapshot["environment"] != self.environment or snapshot.get("api_base") != self.frame.api.http.base_url:
             self.frame.fail(
                 f"The stored snapshot was taken for environment {snapshot['environment']!r} at "

@@ -21,6 +21,7 @@ import traceback
 from types import ModuleType
 from typing import Any
 
+import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.errors import UnsupportedError
@@ -82,4 +83,35 @@ class InProcessModuleAction(ActionBase):
         os.environ.update({str(key): str(value) for key, value in environment.items()})
         result.update(run_in_process(self.module, dict(self._task.args), bool(self._play_context.check_mode),
                                      bool(self._play_context.diff), self._task.action))
+        return result
+
+
+def argument_spec_from_documentation(documentation: str) -> dict[str, Any]:
+    """The argument spec a docs-only module's DOCUMENTATION declares (one place for the options)."""
+    options = yaml.safe_load(documentation).get("options") or {}
+    keys = ("type", "elements", "default", "choices", "required", "no_log")
+    return {name: {key: option[key] for key in keys if key in option} for name, option in options.items()}
+
+
+class ControllerAction(ActionBase):
+    """An action that only exists on the controller (no module to run anywhere): its options are the
+    DOCUMENTATION of the docs-only module of the same name; subclasses implement act()."""
+
+    DOCUMENTATION: str
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def act(self, params: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        result = super().run(tmp, task_vars)
+        del tmp
+        spec = argument_spec_from_documentation(self.DOCUMENTATION)
+        validation = ArgumentSpecValidator(spec).validate(dict(self._task.args))
+        if validation.error_messages:
+            result.update(failed=True, msg=f"Invalid arguments for {self._task.action}: "
+                                           f"{'; '.join(validation.error_messages)}")
+            return result
+        result.update(self.act(validation.validated_parameters, task_vars or {}))
         return result

@@ -120,7 +120,9 @@ def get_lock(store: StoreDep) -> dict:
 def acquire_lock(
     request: Request, response: Response, body: LockRequest, store: StoreDep, rollback_id: RollbackIdHeader = None
 ) -> dict:
-    grant, status = store.acquire_lock(body.holder, body.reason, body.ttl_seconds, body.takeover, rollback_id)
+    grant, status = store.acquire_lock(
+        body.holder, body.reason, body.ttl_seconds, body.takeover, rollback_id, body.controller, body.pid
+    )
     response.status_code = status
     if grant.get("taken_over"):
         note_change(request, taken_over=True, previous_holder=grant["previous"]["holder"])

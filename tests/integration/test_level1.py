@@ -68,7 +68,8 @@ def test_level1_check_real_check_real(runner, api):
     again = runner.run(PLAYBOOK)
     assert again.rc == 0, again.output
     assert set(again.changed_actions()) == {LOCK_ACTION}
-    assert [t["changed"] for t in again.by_action("matbakh.hybrid_routing.feature_flags")] == [False]
+    # the preflight runs feature_flags in check mode, then the action runs it for real: neither changes anything
+    assert [t["changed"] for t in again.by_action("matbakh.hybrid_routing.feature_flags")] == [False, False]
     assert [t["changed"] for t in again.by_action("matbakh.hybrid_routing.state_snapshot")] == [False]
     new = api.changes()[writes_before:]
     lock_only = {("POST", "/admin/locks/rollback"), ("DELETE", "/admin/locks/rollback")}
@@ -82,7 +83,7 @@ def test_wrong_token_fails_clearly_and_writes_nothing(runner, api):
 
 def test_missing_token_fails_clearly(runner, api):
     run = runner.run(PLAYBOOK, token=None)
-    assert_clean_failure(run, api, "No admin token")
+    assert_clean_failure(run, api, "admin_token is not set", "hybrid_routing_admin_token")
 
 
 def test_unreachable_api_fails_clearly(runner, api):
@@ -94,13 +95,13 @@ def test_unreachable_api_fails_clearly(runner, api):
 
 def test_malformed_api_base_fails_clearly(runner, api):
     run = runner.run(PLAYBOOK, inventory_vars={"hybrid_routing_api_base": "api.matbakh.app"})
-    assert_clean_failure(run, api, "hybrid_routing_api_base is missing or malformed")
+    assert_clean_failure(run, api, "api_base 'api.matbakh.app' is not a valid URL", "hybrid_routing_api_base")
 
 
 def test_unknown_flag_fails_before_any_write(runner, api):
     flags = [*sorted(HYBRID_FLAGS), "hybrid_routnig"]
     run = runner.run(PLAYBOOK, inventory_vars={"hybrid_routing_flags": flags})
-    assert_clean_failure(run, api, "Unknown feature flag(s): hybrid_routnig")
+    assert_clean_failure(run, api, "Unknown feature flag(s): hybrid_routnig", "hybrid_routing_flags")
 
 
 def test_lock_held_by_someone_else_fails_at_once(runner, api):
@@ -157,7 +158,7 @@ def test_verification_waits_for_real_recovery(runner, api):
 
 def test_verification_deadline_fails_and_still_unlocks(runner, api):
     api.set_faults({"health_status": "unhealthy"})
-    run = runner.run(PLAYBOOK, inventory_vars={"rollback_verify_timeout_seconds": 2})
+    run = runner.run(PLAYBOOK, inventory_vars={"hybrid_routing_verify_timeout_seconds": 2})
     assert run.rc != 0
     assert "did not become healthy within 2s" in run.output
     assert "FAILED" in run.output

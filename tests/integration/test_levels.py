@@ -35,8 +35,8 @@ def lambda_vars(aws) -> dict:
         "hybrid_routing_aws_region": aws.REGION,
         "hybrid_routing_aws_access_key": "testing",
         "hybrid_routing_aws_secret_key": AWS_SECRET,
-        "release_revert_strategy": "aws_lambda_alias",
-        "release_revert_lambda_functions": list(aws.FUNCTIONS),
+        "hybrid_routing_release_strategy": "aws_lambda_alias",
+        "hybrid_routing_lambda_functions": list(aws.FUNCTIONS),
     }
 
 
@@ -135,7 +135,7 @@ def test_level3_refuses_while_another_deployment_runs(runner, api):
     other = deploy(api, SEED_OLDEST)
     run = runner.run(LEVEL3)
     assert run.rc != 0
-    assert f"Another deployment is in progress: {other['id']}" in run.output.replace("\n", " ")
+    assert f"Another deployment is in progress: deployment {other['id']}" in " ".join(run.output.split())
     assert [c["path"] for c in api.changes()] == ["/admin/releases/rollback"]
     assert all(api.flags()[name] for name in HYBRID_FLAGS)
 
@@ -179,7 +179,7 @@ def test_level3_lambda_check_real_check_real(runner, api, aws):
 
 
 def test_level3_lambda_unknown_function_fails_clearly(runner, api, aws):
-    variables = dict(lambda_vars(aws), release_revert_lambda_functions=["hybrid-router", "no-such-function"])
+    variables = dict(lambda_vars(aws), hybrid_routing_lambda_functions=["hybrid-router", "no-such-function"])
     run = runner.run(LEVEL3, inventory_vars=variables)
     assert run.rc != 0
     assert "no-such-function" in run.output and "ResourceNotFoundException" in run.output
@@ -241,7 +241,7 @@ def test_rollforward_refuses_a_snapshot_of_another_environment(runner, api):
     writes = len(api.changes())
     run = runner.run(ROLLFORWARD)
     assert run.rc != 0
-    assert "refusing to restore it here" in run.output.replace("\n", " ")
+    assert "refusing to use it here" in " ".join(run.output.split())
     assert api.changes()[writes:] == []
     assert api.get("/admin/routing")["mode"] == "mcp_only"
 
@@ -398,7 +398,7 @@ def test_failed_deployment_then_rerun_succeeds_under_a_new_key(runner, api):
 @pytest.mark.parametrize("strategy_vars", [{}, None], ids=["admin_api", "aws_lambda_alias"])
 def test_unknown_release_target_is_refused_before_any_write(runner, api, aws, strategy_vars):
     variables = dict(strategy_vars if strategy_vars is not None else lambda_vars(aws))
-    variables["release_revert_target"] = "2099.99.99-9" if strategy_vars is not None else "99"
+    variables["hybrid_routing_release_target"] = "2099.99.99-9" if strategy_vars is not None else "99"
     run = runner.run(LEVEL3, inventory_vars=variables)
     assert run.rc != 0
     assert "Traceback" not in run.output

@@ -94,7 +94,7 @@ def test_health_down_for_the_first_20s_of_verification(runner, api):
 
 def test_a_wait_that_runs_out_says_the_service_was_down(runner, api):
     started = start_at_the_flag_write(runner, api, {"rules": [{"path": "/health", "drop": True}]},
-                                      inventory_vars={"rollback_verify_timeout_seconds": 3})
+                                      inventory_vars={"hybrid_routing_verify_timeout_seconds": 3})
     run = runner.finish(started, timeout=120)
     assert run.rc != 0
     text = " ".join(run.output.split())
@@ -106,7 +106,7 @@ def test_a_wait_that_runs_out_says_the_service_was_down(runner, api):
 
 def test_a_wait_that_runs_out_says_the_service_was_slow(runner, api):
     api.set_faults({"health_status": "unhealthy", "rules": [{"path": "/health", "latency_ms": 1500}]})
-    run = runner.run(PLAYBOOKS[1], inventory_vars={"rollback_verify_timeout_seconds": 4})
+    run = runner.run(PLAYBOOKS[1], inventory_vars={"hybrid_routing_verify_timeout_seconds": 4})
     assert run.rc != 0
     text = " ".join(run.output.split())
     assert "did not become healthy within 4s: last status unhealthy" in text, text

@@ -102,3 +102,18 @@ def test_lock_request_validation(client):
     assert client.post("/admin/locks/rollback", json={"holder": "a", "ttl_seconds": 0}).status_code == 422
     assert client.post("/admin/locks/rollback", json={"holder": "a", "takover": True}).status_code == 422
     assert client.delete("/admin/locks/rollback").status_code == 422
+
+
+def test_lease_names_the_run_in_structured_fields(client):
+    body = {"holder": "alice", "reason": "Level 2", "controller": "ops-laptop-7", "pid": 41234}
+    lease = client.post("/admin/locks/rollback", json=body, headers={"X-Rollback-Id": "rb-9"}).json()["lock"]
+    assert (lease["controller"], lease["pid"], lease["rollback_id"]) == ("ops-laptop-7", 41234, "rb-9")
+    assert lease["reason"] == "Level 2", "the reason stays for people"
+    assert client.get("/admin/locks/rollback").json()["pid"] == 41234
+
+
+def test_lease_without_run_fields_and_bad_ones(client):
+    lease = acquire(client, "bob").json()["lock"]
+    assert lease["controller"] is None and lease["pid"] is None
+    bad = client.post("/admin/locks/rollback", json={"holder": "carol", "takeover": True, "pid": "12"})
+    assert bad.status_code == 422, "pid must be a JSON integer"

@@ -1,8 +1,10 @@
-"""Every role's meta/argument_specs.yml documents exactly the variables of its defaults/main.yml, same defaults."""
+"""Every role states its interface: meta/argument_specs.yml documents exactly the variables of defaults/main.yml
+with the same literal defaults (no templates), required inputs have no default, and the role has a README."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -11,15 +13,34 @@ ROLES_DIR = Path(__file__).resolve().parents[2] / "roles"
 ROLES = sorted(p.parent.parent for p in ROLES_DIR.glob("*/meta/argument_specs.yml"))
 
 
+def _templated(value: Any) -> bool:
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, dict):
+        return any(_templated(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_templated(v) for v in value)
+    return False
+
+
 @pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
 def test_argument_specs_match_defaults(role: Path) -> None:
     defaults = yaml.safe_load((role / "defaults" / "main.yml").read_text()) or {}
     options = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
-    assert set(options) == set(defaults), f"{role.name}: spec and defaults list different variables"
-    for name, value in defaults.items():
-        assert options[name].get("default") == value, f"{role.name}: default of {name} differs"
+    required = {name for name, option in options.items() if option.get("required")}
+    assert set(options) - required == set(defaults), f"{role.name}: spec and defaults list different variables"
+    assert not required & set(defaults), f"{role.name}: a required input must not have a default"
+    for name, option in options.items():
         assert name.startswith(f"{role.name}_"), f"{role.name}: public variable {name} lacks the role prefix"
-        assert options[name].get("description"), f"{role.name}: {name} has no description"
+        assert option.get("description"), f"{role.name}: {name} has no description"
+        if name in defaults:
+            assert option.get("default") == defaults[name], f"{role.name}: default of {name} differs"
+            assert not _templated(defaults[name]), f"{role.name}: default of {name} is a template, not a value"
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
+def test_role_has_a_readme(role: Path) -> None:
+    assert (role / "README.md").is_file(), f"{role.name} has no README.md (Galaxy and Automation Hub need one)"
 
 
 def test_every_role_has_specs() -> None:

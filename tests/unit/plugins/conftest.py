@@ -118,12 +118,14 @@ class FakeAdminAPI:
     def lock(self) -> dict[str, Any]:
         return dict(self.state["lock"])
 
-    def acquire_lock(self, holder: str, reason: str, ttl_seconds: int, takeover: bool) -> dict[str, Any]:
+    def acquire_lock(self, holder: str, reason: str, ttl_seconds: int, takeover: bool,
+                     controller: str | None = None, pid: int | None = None) -> dict[str, Any]:
         current = self.state["lock"]
         if current.get("held") and current.get("holder") != holder and not takeover:
             raise ConflictError("409", status=409, body={"error": "lock_held", "lock": current})
         self.writes.append(("acquire_lock", holder))
-        self.state["lock"] = {"held": True, "holder": holder, "reason": reason, "ttl_seconds": ttl_seconds}
+        self.state["lock"] = {"held": True, "holder": holder, "reason": reason, "ttl_seconds": ttl_seconds,
+                              "controller": controller, "pid": pid}
         taken_over = bool(current.get("held") and current.get("holder") != holder)
         return {"lock": dict(self.state["lock"]), "taken_over": taken_over}
 

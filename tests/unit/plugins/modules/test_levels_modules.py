@@ -106,7 +106,59 @@ def test_release_refuses_without_previous(run_module):
         api.state["releases"].update(current="r1", previous=None)
 
     code, result = run_module(release, {"idempotency_key": "k"}, prepare)
-    assert code == 1 and "There is no previous release to go back to: r1 is the oldest" in result["msg"]
+    assert code == 1 and "There is no previous release to go back to: r1 was the oldest" in result["msg"]
+    assert "option target" in result["msg"] and "hybrid_routing" not in result["msg"]
+
+
+SNAPSHOT = {"rollback_id": "rb-7", "release": {"current": "r3", "previous": "r2"}}
+
+
+@pytest.mark.parametrize(
+    "args, state, target, key",
+    [({"snapshot": SNAPSHOT}, {}, "r2", "rb-7:release:r2"),
+     # after a first revert the service's previous moved on: the snapshot keeps the aim, no second step back
+     ({"snapshot": SNAPSHOT}, {"current": "r2", "previous": "r1"}, None, None),
+     ({"snapshot": SNAPSHOT, "target": "r1"}, {}, "r1", "rb-7:release:r1"),
+     ({}, {}, "r2", "no-id:release:r2"),
+     ({"snapshot": SNAPSHOT, "idempotency_key": "mine"}, {}, "r2", "mine")],
+    ids=["from-snapshot", "re-run-after-revert", "explicit-target", "no-snapshot", "explicit-key"],
+)
+def test_release_target_and_key_are_resolved_in_the_module(fake_api, run_module, args, state, target, key):
+    def prepare(api):
+        api.state["releases"].update(state)
+
+    code, result = run_module(release, dict(args, interval=0.01), prepare)
+    assert code == 0, result
+    writes = last_api(fake_api).writes
+    assert writes == ([("release", target, key)] if target else [])
+
+
+def test_release_forward_puts_the_recorded_release_back(fake_api, run_module):
+    def after_revert(api):
+        api.state["releases"].update(current="r2", previous="r1")
+
+    code, result = run_module(release, {"direction": "forward", "snapshot": SNAPSHOT, "interval": 0.01}, after_revert)
+    assert code == 0 and result["changed"] is True
+    assert last_api(fake_api).writes == [("release", "r3", "rb-7:rollforward:r3")]
+
+
+def test_release_forward_refuses_a_release_deployed_during_the_incident_unless_forced(fake_api, run_module):
+    def someone_deployed(api):
+        api.state["releases"].update(current="r1", previous="r2")
+
+    for check_mode in (True, False):
+        code, result = run_module(release, {"direction": "forward", "snapshot": SNAPSHOT,
+                                            "_ansible_check_mode": check_mode}, someone_deployed)
+        assert code == 1 and "someone deployed during the incident" in result["msg"]
+        assert "set force=true" in result["msg"] and last_api(fake_api).writes == []
+    code, result = run_module(release, {"direction": "forward", "snapshot": SNAPSHOT, "force": True,
+                                        "interval": 0.01}, someone_deployed)
+    assert code == 0 and last_api(fake_api).writes == [("release", "r3", "rb-7:rollforward:r3")]
+
+
+def test_release_forward_needs_the_snapshot(fake_api, run_module):
+    code, result = run_module(release, {"direction": "forward"})
+    assert code == 1 and "needs the snapshot (option snapshot)" in result["msg"]
 
 
 def test_release_refuses_a_deployment_elsewhere_but_waits_for_one_to_its_target(fake_api, run_module):
@@ -171,7 +223,7 @@ def test_release_deadline_message_counts_the_polls(run_module):
 
 def test_release_unknown_target(run_module):
     code, result = run_module(release, {"target": "r9", "idempotency_key": "k"})
-    assert code == 1 and "Unknown release 'r9'" in result["msg"]
+    assert code == 1 and "Unknown release r9;" in result["msg"]
 
 
 # -- lambda_alias ----------------------------------------------------------------------------------------------
@@ -279,3 +331,42 @@ def test_aws_errors_a_poll_rides_out_are_transient(raised, kind, status):
         call("Reading", method)
     assert isinstance(caught.value, AWSTransientError) is (kind is AWSTransientError)
     assert caught.value.status == status
+
+
+LAMBDA_SNAPSHOT = {"lambda": {"alias": "live", "functions": {"fn": {"version": "3", "previous": "2"}}}}
+
+
+@pytest.mark.parametrize(
+    "args, before, after",
+    [({"functions": ["fn"], "snapshot": LAMBDA_SNAPSHOT}, "3", "2"),
+     # a re-run after the alias already moved: the snapshot keeps the aim (no walk to 1)
+     ({"functions": ["fn"], "snapshot": LAMBDA_SNAPSHOT}, "2", "2"),
+     ({"functions": ["fn"], "version": "recorded", "snapshot": LAMBDA_SNAPSHOT}, "2", "3"),
+     ({"functions": ["fn"]}, "3", "2"),
+     ({"functions": ["fn"], "version": "1"}, "3", "1")],
+    ids=["previous-from-snapshot", "re-run", "recorded", "previous-without-snapshot", "explicit"],
+)
+def test_lambda_alias_resolves_versions_in_the_module(functions, run_module, args, before, after):
+    functions.update_alias(FunctionName="fn", Name="live", FunctionVersion=before)
+    code, result = run_module(lambda_alias, dict(AWS_ARGS, **args), connection=False)
+    assert code == 0, result
+    assert result["aliases"] == {"fn": {"before": before, "after": after}}
+    assert functions.get_alias(FunctionName="fn", Name="live")["FunctionVersion"] == after
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [({"functions": ["fn"], "snapshot": {"lambda": {"alias": "blue", "functions": {}}}},
+      "recorded Lambda alias 'blue'"),
+     ({"functions": ["fn"], "version": "recorded"}, "records no version of fn"),
+     ({"functions": ["fn"], "snapshot": {"lambda": {"alias": "live", "functions": {"fn": {"version": "1",
+                                                                                          "previous": None}}}}},
+      "had no published version before 1"),
+     ({"functions": []}, "No function named"),
+     ({"functions": ["fn"], "versions": {"fn": "1"}}, "either versions or functions")],
+    ids=["other-alias", "nothing-recorded", "oldest-when-recorded", "none", "both"],
+)
+def test_lambda_alias_refuses_before_any_write(functions, run_module, args, message):
+    code, result = run_module(lambda_alias, dict(AWS_ARGS, **args), connection=False)
+    assert code == 1 and message in result["msg"]
+    assert functions.get_alias(FunctionName="fn", Name="live")["FunctionVersion"] == "3"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 from pathlib import Path
 
@@ -181,7 +182,7 @@ def test_lock_held_by_other_fails_with_who_why_since(fake_api, run_module):
     code, result = run_module(rollback_lock, {"holder": "alice"}, held_by_bob)
     assert code == 1
     assert "held by bob since T0 (reason: drill)" in result["msg"]
-    assert "hybrid_routing_lock_takeover" in result["msg"]
+    assert "takeover=true" in result["msg"]
     assert last_api(fake_api).writes == []
 
 
@@ -201,6 +202,50 @@ def test_unlock_leaves_someone_elses_lock(fake_api, run_module):
     code, result = run_module(rollback_lock, {"holder": "alice", "state": "absent"}, held_by_bob)
     assert code == 0 and result["changed"] is False and "Left the lock alone" in result["msg"]
     assert last_api(fake_api).writes == []
+
+
+def _own_lease(controller: str, pid: int):
+    def prepare(api):
+        api.state["lock"] = {"held": True, "holder": "alice", "reason": "Level 2", "acquired_at": "T0",
+                             "expires_at": "T1", "controller": controller, "pid": pid}
+    return prepare
+
+
+def test_lock_of_the_same_holder_whose_run_still_runs_here_is_refused(fake_api, run_module, monkeypatch):
+    monkeypatch.setattr(rollback_lock, "process_command", lambda pid: "python ansible-playbook level2.yml")
+    monkeypatch.setattr(rollback_lock, "playbook_pid", lambda: 999_001)
+    code, result = run_module(rollback_lock, {"holder": "alice"}, _own_lease(socket.gethostname(), 999_002))
+    assert code == 1 and "another run of yours that is still going" in result["msg"]
+    assert f"run on {socket.gethostname()} as pid 999002" in result["msg"]
+    assert last_api(fake_api).writes == []
+
+
+@pytest.mark.parametrize(
+    "controller, command",
+    [("another-host", "python ansible-playbook level2.yml"), (None, "")],
+    ids=["other-controller", "process-gone"],
+)
+def test_lock_of_the_same_holder_whose_run_is_gone_is_taken_over(fake_api, run_module, monkeypatch, controller,
+                                                                 command):
+    monkeypatch.setattr(rollback_lock, "process_command", lambda pid: command)
+    code, result = run_module(rollback_lock, {"holder": "alice"}, _own_lease(controller or socket.gethostname(), 42))
+    assert code == 0 and result["took_over_own"] is True
+    assert last_api(fake_api).writes == [("acquire_lock", "alice")]
+    lease = last_api(fake_api).state["lock"]
+    assert lease["controller"] == socket.gethostname() and "pid" in lease
+
+
+def test_playbook_pid_is_found_through_the_process_tree(monkeypatch):
+    tree = {100: (50, "python /venv/bin/ansible-playbook site.yml"), 50: (10, "bash"), 10: (1, "sshd")}
+    monkeypatch.setattr(rollback_lock.os, "getppid", lambda: 100)
+    monkeypatch.setattr(rollback_lock, "process_command", lambda pid: tree.get(pid, (0, ""))[1])
+    monkeypatch.setattr(rollback_lock, "parent_pid", lambda pid: tree.get(pid, (0, ""))[0])
+    assert rollback_lock.playbook_pid() == 100
+
+
+def test_process_command_of_this_process():
+    assert "python" in rollback_lock.process_command(os.getpid()).lower()
+    assert rollback_lock.process_command(2**22 + 12345) == ""
 
 
 def test_unlock_is_idempotent(fake_api, run_module):

@@ -1,0 +1,32 @@
+# Copyright: (c) 2026, matbakh platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""rollback_report: judge a rollback run and publish its report (controller only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible_collections.matbakh.hybrid_routing.plugins.modules.rollback_report import DOCUMENTATION
+from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import ControllerAction
+from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._report import build_report
+
+
+class ActionModule(ControllerAction):
+    DOCUMENTATION = DOCUMENTATION
+
+    def act(self, params: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        fallback = {
+            "level": params["level"], "direction": params["direction"], "operator": params["operator"],
+            "environment": params["environment"] or task_vars["inventory_hostname"],
+            "dry_run": bool(self._play_context.check_mode),
+        }
+        report = build_report(params["run"], params["marks"], params["results"], params["failure"],
+                              params["nothing_to_do"], fallback)
+        host = task_vars["inventory_hostname"]
+        return {
+            "changed": False,
+            "report": report,
+            # What set_stats would publish: AWX keeps it as a job artifact, per environment.
+            "ansible_stats": {"data": {params["stats_name"]: {host: report}}, "per_host": False, "aggregate": True},
+        }

@@ -1,0 +1,28 @@
+# Copyright: (c) 2026, matbakh platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""rollback_start: name a rollback run and start its clock (controller only)."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Any
+
+from ansible_collections.matbakh.hybrid_routing.plugins.modules.rollback_start import DOCUMENTATION
+from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import ControllerAction
+from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._report import RunInputError, start_run
+
+
+class ActionModule(ControllerAction):
+    DOCUMENTATION = DOCUMENTATION
+
+    def act(self, params: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        operator = params["operator"] or task_vars.get("awx_user_name") or getpass.getuser()
+        try:
+            run = start_run(
+                params["level"], params["direction"], params["environment"] or task_vars["inventory_hostname"],
+                params["targets"], str(operator), params["lock_ttl_seconds"], bool(self._play_context.check_mode),
+            )
+        except RunInputError as exc:
+            return {"failed": True, "changed": False, "msg": f"{exc} Nothing was read or written."}
+        return {"changed": False, "run": run}

@@ -1,0 +1,159 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, matbakh platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: rollback_report
+short_description: Judge a rollback run and write its report
+version_added: 0.2.0
+description:
+  - Computes, once, the report of a run started by M(matbakh.hybrid_routing.rollback_start) - the time of every
+    phase, what changed, the outcome (V(success), V(target_missed), V(failed), V(dry_run)) and the summary text
+    that the console, the notifications and the AWX job artifact all carry.
+  - Phase times come from the marks the frame appends at the end of each phase; the elapsed time runs from the
+    start of the run to this report (the lock is released by then; notifications are sent after it).
+  - Publishes the report as the custom stat O(stats_name), which AWX keeps as a job artifact.
+author:
+  - matbakh platform team (@matbakh)
+extends_documentation_fragment:
+  - matbakh.hybrid_routing.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Changes nothing in either mode; a run in check mode has the outcome V(dry_run).
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+  action:
+    support: full
+    details: Runs only on the controller; there is no module to run on a host.
+options:
+  run:
+    description: >-
+      The C(run) M(matbakh.hybrid_routing.rollback_start) returned; null when the run was refused before it
+      started.
+    type: dict
+  level:
+    description: Names a run that never started (O(run) null).
+    type: int
+    default: 1
+  direction:
+    description: Names a run that never started (O(run) null).
+    type: str
+    choices: [back, forward]
+    default: back
+  environment:
+    description: Names a run that never started (O(run) null).
+    type: str
+    default: ""
+  operator:
+    description: Names a run that never started (O(run) null).
+    type: str
+    default: ""
+  marks:
+    description: The end of each phase, in order, as C({run, phase, at}) with C(at) in epoch seconds.
+    type: list
+    elements: dict
+    default: []
+  results:
+    description:
+      - What the steps returned, each a dict or null. C(lock), C(snapshot) and C(unlock) are the results of
+        M(matbakh.hybrid_routing.rollback_lock) and M(matbakh.hybrid_routing.state_snapshot); C(flags), C(routing),
+        C(release) and C(forward) are the result facts of the roles C(flag_disable), C(traffic_mcp_only),
+        C(release_revert) and C(rollforward). A role result older than the run (left by an earlier run in the
+        same play) is ignored.
+    type: dict
+    default: {}
+  failure:
+    description: The step that failed, as C({task, msg}); null when none did.
+    type: dict
+  nothing_to_do:
+    description: A roll-forward that found no snapshot to restore.
+    type: bool
+    default: false
+  stats_name:
+    description: Name of the custom stat the report is published under (per host).
+    type: str
+    default: hybrid_routing_rollback
+"""
+
+EXAMPLES = r"""
+---
+- name: Report the run
+  matbakh.hybrid_routing.rollback_report:
+    run: "{{ started.run }}"
+    marks: "{{ marks }}"
+    results:
+      lock: "{{ lock_result }}"
+      flags: "{{ flag_disable_result | default(none) }}"
+  register: report
+
+- name: Show it
+  ansible.builtin.debug:
+    msg: "{{ report.report.summary }}"
+"""
+
+RETURN = r"""
+report:
+  description: The report.
+  returned: success
+  type: dict
+  contains:
+    outcome:
+      description: V(success), V(target_missed), V(failed) or V(dry_run).
+      type: str
+      sample: success
+    summary:
+      description: The one text the console, the notifications and the artifact carry.
+      type: str
+      sample: "Level 1 rollback (feature flags) of prod-eu: done in 3.1s (target 120s). Changed: ..."
+    elapsed_seconds:
+      description: From the start of the run to the report.
+      type: float
+      sample: 3.12
+    target_seconds:
+      description: The target of the level.
+      type: float
+      sample: 120.0
+    phases:
+      description: Seconds per phase, in order.
+      type: dict
+      sample: {"preflight": 0.4, "lock": 0.1, "snapshot": 0.2, "actions": 0.3, "verify": 0.2, "unlock": 0.1}
+    changes:
+      description: What changed (or would change), one phrase per kind.
+      type: list
+      elements: str
+      sample: ["flags hybrid_routing=False"]
+    failure:
+      description: The failed step and its message, or null.
+      type: dict
+      sample: null
+    level:
+      description: The level.
+      type: int
+      sample: 1
+    direction:
+      description: V(back) or V(forward).
+      type: str
+      sample: back
+    environment:
+      description: The environment.
+      type: str
+      sample: prod-eu
+    operator:
+      description: Who ran it.
+      type: str
+      sample: alice
+    rollback_id:
+      description: The rollback id.
+      type: str
+      sample: rb-20261129T120000Z-1a2b
+    dry_run:
+      description: Whether it ran in check mode.
+      type: bool
+      sample: false
+"""

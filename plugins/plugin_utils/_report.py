@@ -1,0 +1,196 @@
+# Copyright: (c) 2026, matbakh platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Note that this plugin util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""The rollback run and its report: naming a run, judging it, and the one summary text everyone reads.
+
+The rollback frame (role hybrid_routing) only sequences; this is where a run gets its id and target, where the
+time of every phase, the list of changes and the outcome are computed, and where the summary that the console,
+the notifications and the AWX artifact all carry is written, once.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+DEFAULT_TARGETS = {"level1": 120, "level2": 300, "level3": 600, "rollforward": 600}
+LEVEL_NAMES = {1: "feature flags", 2: "MCP-only traffic", 3: "full release revert"}
+# The action roles each level runs, and the result fact each publishes (see the roles' argument specs).
+RESULT_FACTS = {"flags": "flag_disable_result", "routing": "traffic_mcp_only_result",
+                "release": "release_revert_result", "forward": "rollforward_result"}
+
+
+class RunInputError(ValueError):
+    """The frame's inputs cannot make a run; the message names the inventory variable to fix."""
+
+
+def target_key(level: int, direction: str) -> str:
+    return "rollforward" if direction == "forward" else f"level{level}"
+
+
+def start_run(level: int, direction: str, environment: str, targets: dict[str, Any], operator: str,
+              lock_ttl_seconds: float, dry_run: bool, now: float | None = None) -> dict[str, Any]:
+    """Name a run and check what only the frame knows (targets, lease length); modules check the rest."""
+    merged = dict(DEFAULT_TARGETS, **(targets or {}))
+    key = target_key(level, direction)
+    try:
+        target = float(merged[key])
+    except (TypeError, ValueError):
+        raise RunInputError(f"hybrid_routing_targets.{key} must be a number of seconds, got {merged[key]!r}") from None
+    if target <= 0:
+        raise RunInputError(f"hybrid_routing_targets.{key} must be a positive number of seconds, got {target:g}")
+    if lock_ttl_seconds < target:
+        raise RunInputError(
+            f"hybrid_routing_lock_ttl_seconds ({lock_ttl_seconds:g}) must cover the target of {target:g}s "
+            f"(hybrid_routing_targets.{key}), or the lock could expire in the middle of the run."
+        )
+    if not operator.strip():
+        raise RunInputError("Nobody runs this rollback: set hybrid_routing_operator.")
+    started = time.time() if now is None else now
+    label = "Roll-forward" if direction == "forward" else f"Level {level} rollback ({LEVEL_NAMES[level]})"
+    return {
+        "id": f"rb-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(started))}-{random.randrange(0x10000):04x}",
+        "level": level,
+        "direction": direction,
+        "label": label,
+        "environment": environment,
+        "operator": operator,
+        "target_seconds": target,
+        "deadline": round(started + target, 3),
+        "dry_run": dry_run,
+        "started_at": round(started, 3),
+    }
+
+
+def phase_seconds(run: dict[str, Any], marks: list[dict[str, Any]]) -> dict[str, float]:
+    """Seconds per phase, in order, from the marks the frame appends at the end of each phase of this run."""
+    phases: dict[str, float] = {}
+    previous = float(run["started_at"])
+    for mark in marks or []:
+        if mark.get("run") != run["id"]:
+            continue  # a mark left by an earlier run of the frame in the same play
+        at = float(mark["at"])
+        phases[str(mark["phase"])] = round(at - previous, 3)
+        previous = at
+    return phases
+
+
+def _pairs(mapping: dict[str, Any], key: str) -> str:
+    return ", ".join(f"{name}={change[key]}" for name, change in sorted(mapping.items()))
+
+
+def _current(run: dict[str, Any], result: Any) -> dict[str, Any] | None:
+    """An action role's result fact, if this run produced it (facts outlive runs within one play)."""
+    if not isinstance(result, dict) or float(result.get("at") or 0) < float(run["started_at"]):
+        return None
+    return result
+
+
+def changes(run: dict[str, Any], results: dict[str, Any]) -> list[str]:
+    """What this run changed (or, in a dry run, would change), one phrase per kind of change."""
+    found: list[str] = []
+    flags = _current(run, results.get("flags")) or {}
+    if flags.get("changes"):
+        found.append(f"flags {_pairs(flags['changes'], 'after')}")
+    routing = _current(run, results.get("routing")) or {}
+    if routing.get("changed"):
+        found.append(f"routing {routing['routing']['mode']}")
+    release = _current(run, results.get("release")) or {}
+    if release.get("changed") and release.get("release"):
+        found.append(f"release {release['release']['current']}")
+    if release.get("changed") and release.get("aliases"):
+        found.append(f"Lambda alias {_pairs(release['aliases'], 'after')}")
+    forward = _current(run, results.get("forward")) or {}
+    for part in ("release", "lambda", "routing", "flags"):
+        restored = forward.get(part) or {}
+        if not restored.get("changed"):
+            continue
+        if part == "release":
+            found.append(f"release {restored['release']['current']}")
+        elif part == "lambda":
+            found.append(f"Lambda alias {_pairs(restored['aliases'], 'after')}")
+        elif part == "routing":
+            found.append(f"routing {restored['routing']['mode']}")
+        else:
+            found.append(f"flags {_pairs(restored['changes'], 'after')}")
+    snapshot = results.get("snapshot") or {}
+    if snapshot.get("changed") and snapshot.get("path"):
+        found.append(f"snapshot {snapshot['path']}")
+    return found
+
+
+def outcome(failed: bool, dry_run: bool, elapsed: float, target: float) -> str:
+    if failed:
+        return "failed"
+    if dry_run:
+        return "dry_run"
+    return "target_missed" if elapsed > target else "success"
+
+
+def _seconds(value: float) -> str:
+    return f"{round(value, 2):g}s"
+
+
+def build_report(run: dict[str, Any] | None, marks: list[dict[str, Any]], results: dict[str, Any],
+                 failure: dict[str, Any] | None, nothing_to_do: bool, fallback: dict[str, Any],
+                 now: float | None = None) -> dict[str, Any]:
+    """The report of a run: phases, changes, outcome and the summary text. `fallback` names a run that never
+    started (its inputs were refused): level, direction, environment, operator."""
+    now = time.time() if now is None else now
+    if run is None:
+        run = dict(fallback, id="not started", started_at=now, target_seconds=0.0, dry_run=fallback["dry_run"],
+                   label="Roll-forward" if fallback["direction"] == "forward"
+                   else f"Level {fallback['level']} rollback ({LEVEL_NAMES.get(fallback['level'], '?')})")
+    elapsed = round(now - float(run["started_at"]), 2)
+    phases = phase_seconds(run, marks)
+    changed = [] if nothing_to_do else changes(run, results)
+    result = outcome(failure is not None, bool(run["dry_run"]), elapsed, float(run["target_seconds"]))
+    report = {
+        "outcome": result,
+        "level": run["level"],
+        "direction": run["direction"],
+        "environment": run["environment"],
+        "operator": run["operator"],
+        "rollback_id": run["id"],
+        "dry_run": bool(run["dry_run"]),
+        "elapsed_seconds": elapsed,
+        "target_seconds": float(run["target_seconds"]),
+        "phases": phases,
+        "changes": changed,
+        "failure": failure,
+    }
+    report["summary"] = summary(run, report, results.get("lock") or {}, results.get("unlock") or {}, nothing_to_do)
+    return report
+
+
+def summary(run: dict[str, Any], report: dict[str, Any], lock: dict[str, Any], unlock: dict[str, Any],
+            nothing_to_do: bool) -> str:
+    """The one text the console, Slack, email and the AWX artifact carry."""
+    state = {"failed": "FAILED", "dry_run": "DRY RUN"}.get(report["outcome"], "done")
+    missed = ", MISSED" if report["outcome"] == "target_missed" else ""
+    target = f"target {report['target_seconds']:.0f}s{missed}" if report["target_seconds"] else "not started"
+    parts = [f"{run['label']} of {run['environment']}: {state} in {_seconds(report['elapsed_seconds'])} ({target})."]
+    if nothing_to_do:
+        parts.append("Nothing to roll forward: no snapshot is stored (no rollback since the last roll-forward).")
+    else:
+        verb = "Would change" if report["dry_run"] else "Changed"
+        listed = "; ".join(report["changes"]) if report["changes"] else "nothing"
+        settled = " (already in the wanted state)" if not report["changes"] and report["failure"] is None else ""
+        parts.append(f"{verb}: {listed}{settled}.")
+    phases = ", ".join(f"{name} {_seconds(value)}" for name, value in report["phases"].items()) or "none"
+    parts.append(f"Phases: {phases}.")
+    parts.append(f"Operator {run['operator']}, rollback id {run['id']}.")
+    if lock.get("taken_over"):
+        parts.append(f"Took the lock over from {(lock.get('previous') or {}).get('holder')}.")
+    if lock.get("took_over_own"):
+        parts.append(f"Took over own stale lock ({(lock.get('previous') or {}).get('reason')}).")
+    if report["failure"] is not None:
+        parts.append(f"Failed at \"{report['failure'].get('task')}\": {report['failure'].get('msg')}")
+    if unlock.get("failed"):
+        parts.append(f"The lock could not be released ({unlock.get('msg', 'unknown error')}): it expires after its "
+                     "TTL, and your next run takes it over at once.")
+    return " ".join(parts)
