@@ -1,0 +1,166 @@
+"""The run and its report (plugin_utils/_report.py): what the frame used to compute in Jinja, now tested here."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._report import (
+    RunInputError,
+    build_report,
+    changes,
+    outcome,
+    phase_seconds,
+    start_run,
+)
+
+T0 = 1_800_000_000.0
+
+
+def run(level=1, direction="back", dry_run=False, target=None):
+    started = start_run(level, direction, "prod-eu", {} if target is None else {f"level{level}": target}, "alice",
+                        900, dry_run, now=T0)
+    return started
+
+
+# -- start_run -------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "level, direction, label, target",
+    [(1, "back", "Level 1 rollback (feature flags)", 120.0),
+     (2, "back", "Level 2 rollback (MCP-only traffic)", 300.0),
+     (3, "back", "Level 3 rollback (full release revert)", 600.0),
+     (1, "forward", "Roll-forward", 600.0)],
+)
+def test_a_run_is_named_and_gets_its_target(level, direction, label, target):
+    started = start_run(level, direction, "prod-eu", {}, "alice", 900, False, now=T0)
+    assert started["label"] == label and started["target_seconds"] == target
+    assert started["deadline"] == T0 + target and started["started_at"] == T0
+    assert re.fullmatch(r"rb-20270115T\d{6}Z-[0-9a-f]{4}", started["id"])
+
+
+def test_targets_given_in_part_keep_the_other_defaults():
+    """The prod inventory named no rollforward target: the roll-forward still has one (issue 6, point 5)."""
+    started = start_run(1, "forward", "prod-eu", {"level1": 90, "level2": 240, "level3": 480}, "alice", 900, False)
+    assert started["target_seconds"] == 600.0
+
+
+@pytest.mark.parametrize(
+    "targets, ttl, operator, message",
+    [({"level2": 0}, 900, "alice", "hybrid_routing_targets.level2 must be a positive number of seconds, got 0"),
+     ({"level2": "soon"}, 900, "alice", "hybrid_routing_targets.level2 must be a number of seconds"),
+     ({}, 200, "alice", "hybrid_routing_lock_ttl_seconds (200) must cover the target of 300s"),
+     ({}, 900, " ", "set hybrid_routing_operator")],
+    ids=["zero-target", "not-a-number", "lease-shorter-than-target", "nobody"],
+)
+def test_inputs_only_the_frame_knows_are_refused_with_the_inventory_name(targets, ttl, operator, message):
+    with pytest.raises(RunInputError, match=re.escape(message)):
+        start_run(2, "back", "prod-eu", targets, operator, ttl, False)
+
+
+# -- phases, changes, outcome ----------------------------------------------------------------------------------
+
+def test_phase_seconds_follow_the_marks_of_this_run_only():
+    current = run()
+    marks = [{"run": "rb-old", "phase": "lock", "at": T0 - 50},
+             {"run": current["id"], "phase": "preflight", "at": T0 + 0.5},
+             {"run": current["id"], "phase": "lock", "at": T0 + 0.75},
+             {"run": current["id"], "phase": "failed step", "at": T0 + 2.0}]
+    assert phase_seconds(current, marks) == {"preflight": 0.5, "lock": 0.25, "failed step": 1.25}
+
+
+def test_changes_list_each_kind_once_and_skip_results_of_earlier_runs():
+    current = run(level=3)
+    fresh = T0 + 1
+    results = {
+        "snapshot": {"changed": True, "path": "/state/prod-eu/snapshot.json"},
+        "flags": {"changed": True, "changes": {"b": {"before": True, "after": False},
+                                               "a": {"before": True, "after": False}}, "at": fresh},
+        "routing": {"changed": True, "routing": {"mode": "mcp_only"}, "at": fresh},
+        "release": {"changed": True, "release": {"current": "2025.01.10-1"}, "at": fresh},
+        "forward": {"changed": True, "release": {"changed": True, "release": {"current": "x"}}, "at": T0 - 3600},
+    }
+    assert changes(current, results) == ["flags a=False, b=False", "routing mcp_only", "release 2025.01.10-1",
+                                         "snapshot /state/prod-eu/snapshot.json"]
+
+
+def test_changes_of_a_roll_forward_and_of_the_lambda_strategy():
+    current = run(direction="forward")
+    forward = {"at": T0 + 1, "release": {"changed": False},
+               "lambda": {"changed": True, "aliases": {"fn": {"before": "2", "after": "3"}}},
+               "routing": {"changed": True, "routing": {"mode": "hybrid"}},
+               "flags": {"changed": True, "changes": {"hybrid_routing": {"before": False, "after": True}}}}
+    assert changes(current, {"forward": forward}) == ["Lambda alias fn=3", "routing hybrid",
+                                                      "flags hybrid_routing=True"]
+    lambda_revert = {"changed": True, "aliases": {"fn": {"before": "3", "after": "2"}}, "release": None, "at": T0 + 1}
+    assert changes(run(level=3), {"release": lambda_revert}) == ["Lambda alias fn=2"]
+
+
+@pytest.mark.parametrize(
+    "failed, dry_run, elapsed, expected",
+    [(False, False, 100, "success"), (False, False, 121, "target_missed"), (True, False, 5, "failed"),
+     (False, True, 500, "dry_run"), (True, True, 5, "failed")],
+)
+def test_outcome(failed, dry_run, elapsed, expected):
+    assert outcome(failed, dry_run, elapsed, 120) == expected
+
+
+# -- the report and its one summary ------------------------------------------------------------------------------
+
+FALLBACK = {"level": 2, "direction": "back", "environment": "prod-eu", "operator": "alice", "dry_run": False}
+
+
+def report(current, now_offset=3.0, **kwargs):
+    kwargs.setdefault("marks", [{"run": current["id"], "phase": "preflight", "at": T0 + 1},
+                                {"run": current["id"], "phase": "unlock", "at": T0 + 2}])
+    return build_report(current, kwargs.pop("marks"), kwargs.pop("results", {}), kwargs.pop("failure", None),
+                        kwargs.pop("nothing_to_do", False), FALLBACK, now=T0 + now_offset)
+
+
+def test_success_summary():
+    current = run()
+    done = report(current, results={"flags": {"changes": {"hybrid_routing": {"after": False}}, "at": T0 + 1}})
+    assert done["outcome"] == "success" and done["elapsed_seconds"] == 3.0
+    assert done["summary"].startswith("Level 1 rollback (feature flags) of prod-eu: done in 3s (target 120s). "
+                                      "Changed: flags hybrid_routing=False. Phases: preflight 1s, unlock 1s.")
+    assert f"Operator alice, rollback id {current['id']}." in done["summary"]
+
+
+def test_missed_target_is_not_a_failure_but_says_so():
+    done = report(run(target=2))
+    assert done["outcome"] == "target_missed"
+    assert "done in 3s (target 2s, MISSED)" in done["summary"]
+    assert "Changed: nothing (already in the wanted state)." in done["summary"]
+
+
+def test_dry_run_says_what_would_change():
+    done = report(run(dry_run=True), results={"routing": {"changed": True, "routing": {"mode": "mcp_only"},
+                                                          "at": T0 + 1}})
+    assert done["outcome"] == "dry_run" and "DRY RUN in 3s" in done["summary"]
+    assert "Would change: routing mcp_only." in done["summary"]
+
+
+def test_failure_lock_takeover_and_unlock_error_are_all_told():
+    results = {"lock": {"taken_over": True, "previous": {"holder": "bob"}},
+               "unlock": {"failed": True, "msg": "answered 503"}}
+    done = report(run(), results=results, failure={"task": "Revert the release", "msg": "deployment failed"})
+    assert done["outcome"] == "failed"
+    text = done["summary"]
+    assert "FAILED in 3s" in text and "Took the lock over from bob." in text
+    assert 'Failed at "Revert the release": deployment failed' in text
+    assert "The lock could not be released (answered 503)" in text
+
+
+def test_nothing_to_roll_forward():
+    done = report(run(direction="forward"), nothing_to_do=True)
+    assert "Roll-forward of prod-eu: done" in done["summary"]
+    assert "Nothing to roll forward: no snapshot is stored" in done["summary"]
+    assert done["changes"] == []
+
+
+def test_a_run_refused_before_it_started():
+    done = build_report(None, [], {}, {"task": "Name the run", "msg": "hybrid_routing_targets.level2 must be ..."},
+                        False, FALLBACK, now=T0)
+    assert done["outcome"] == "failed" and done["rollback_id"] == "not started"
+    assert done["summary"].startswith("Level 2 rollback (MCP-only traffic) of prod-eu: FAILED in 0s (not started).")
