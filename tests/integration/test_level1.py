@@ -177,6 +177,7 @@ def test_runs_by_fqcn_from_the_built_collection(tmp_path, runner, api):
     installed_tree = installed / "ansible_collections/matbakh/hybrid_routing"
     assert (installed_tree / "playbooks/rollback_level1.yml").exists()
     assert not (installed_tree / "sandbox").exists() and not (installed_tree / "tests").exists()
+    assert not (installed_tree / "inventories").exists(), "example inventories name real endpoints"
     run = runner.run("matbakh.hybrid_routing.rollback_level1",
                      env={"ANSIBLE_COLLECTIONS_PATH": str(installed)})
     assert run.rc == 0, run.output

@@ -10,7 +10,7 @@ import signal
 
 import pytest
 
-from hrtest import http, wait_for
+from hrtest import REPO, http, wait_for
 
 LEVEL2 = "playbooks/rollback_level2.yml"
 LEVEL3 = "playbooks/rollback_level3.yml"
@@ -443,3 +443,12 @@ def test_rollforward_leaves_changes_made_during_the_incident(runner, api):
     assert api.get("/admin/releases")["current"] == SEED_CURRENT
     assert api.flags()["pii_redaction"] is False, "a flag the rollback never touched is left alone"
     assert all(api.flags()[name] for name in HYBRID_FLAGS)
+
+
+def test_the_prod_inventory_rolls_forward(runner, api, tmp_path):
+    """Tried as a new user would: the example prod inventory, pointed at the sandbox (issue 6, point 5)."""
+    run = runner.run(ROLLFORWARD, "-i", str(REPO / "inventories" / "prod"), "-l", "prod-eu",
+                     "-e", f"hybrid_routing_api_base={api.base}", "-e", f"hybrid_routing_state_dir={tmp_path}")
+    assert run.rc == 0, run.output
+    assert "Roll-forward of prod-eu: done" in " ".join(run.stdout.split())
+    assert "Nothing to roll forward" in " ".join(run.stdout.split())
