@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="{api,up,down,aws-seed}")
 
     api = sub.add_parser("api", help="run the admin API in the foreground on 127.0.0.1")
-    api.add_argument("--port", type=_port, required=True, help="port on 127.0.0.1")
+    api.add_argument("--port", type=_port, required=True, action="append",
+                     help="port on 127.0.0.1; repeat it to serve one environment per port (state in STATE_DIR/PORT)")
     api.add_argument("--token", help="bearer token for /admin/* (default: $ADMIN_TOKEN)")
     api.add_argument("--state-dir", type=Path, required=True, help="directory of the SQLite state (created)")
     api.add_argument("--seed", type=Path, help="seed file applied to an empty state (default: sandbox/seed.yml)")
@@ -80,7 +81,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     from .faults import FaultConfig
     from .fileload import ConfigFileError, load_model_file
     from .seed import DEFAULT_SEED, load_seed
-    from .server import bind_socket, serve
+    from .server import bind_socket, serve, serve_many
 
     token = args.token or os.environ.get("ADMIN_TOKEN")
     if not token:
@@ -97,21 +98,29 @@ def cmd_api(args: argparse.Namespace) -> int:
     }
     faults = faults.model_copy(update={key: value for key, value in overrides.items() if value is not None})
 
-    try:
-        sock = bind_socket(args.port)
-    except OSError as exc:
-        raise UsageError(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}") from exc
-    try:
-        app = create_app(Settings(token=token, state_dir=args.state_dir, seed=seed, faults=faults))
-    except (OSError, sqlite3.Error) as exc:
-        sock.close()
-        raise UsageError(f"cannot use state dir {args.state_dir}: {getattr(exc, 'strerror', None) or exc}") from exc
-    if not app.state.seeded_on_start and args.seed:
-        print(
-            f"state in {args.state_dir} already exists: seed {args.seed} not applied (POST /_sandbox/reset applies it)",
-            file=sys.stderr,
-        )
-    serve(app, sock, log_level=args.log_level)
+    apps = []
+    for port in args.port:
+        state_dir = args.state_dir if len(args.port) == 1 else args.state_dir / str(port)
+        try:
+            sock = bind_socket(port)
+        except OSError as exc:
+            for _app, bound in apps:
+                bound.close()
+            raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from exc
+        try:
+            app = create_app(Settings(token=token, state_dir=state_dir, seed=seed, faults=faults))
+        except (OSError, sqlite3.Error) as exc:
+            for _app, bound in [*apps, (None, sock)]:
+                bound.close()
+            raise UsageError(f"cannot use state dir {state_dir}: {getattr(exc, 'strerror', None) or exc}") from exc
+        if not app.state.seeded_on_start and args.seed:
+            print(f"state in {state_dir} already exists: seed {args.seed} not applied (POST /_sandbox/reset "
+                  "applies it)", file=sys.stderr)
+        apps.append((app, sock))
+    if len(apps) == 1:
+        serve(*apps[0], log_level=args.log_level)
+    else:
+        serve_many(apps, log_level=args.log_level)
     return 0
 
 

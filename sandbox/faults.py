@@ -7,6 +7,7 @@ import json
 import math
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, field_validator
@@ -83,6 +84,8 @@ class FaultState:
     ) -> None:
         self._rng = rng
         self._clock = clock
+        # Every request a client sent (faulted or not, /_sandbox/* aside), by "METHOD /path": what a rollback costs.
+        self.requests: Counter[str] = Counter()
         self.replace(config or FaultConfig())
 
     def _install(self, rules: list[FaultRule]) -> None:
@@ -153,6 +156,7 @@ class FaultMiddleware:
         if scope["type"] != "http" or scope["path"].startswith(UNFAULTED_PREFIX):
             await self.app(scope, receive, send)
             return
+        self.faults.requests[f"{scope['method']} {scope['path']}"] += 1
         rule = self.faults.take_rule(scope["method"], scope["path"])
         if rule is None:
             await self.app(scope, receive, send)

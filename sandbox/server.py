@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
@@ -58,8 +61,8 @@ def bind_socket(port: int) -> socket.socket:
     return sock
 
 
-def serve(app: FastAPI, sock: socket.socket, log_level: str = "info") -> None:
-    config = uvicorn.Config(
+def _config(app: FastAPI, log_level: str) -> uvicorn.Config:
+    return uvicorn.Config(
         app,
         http=DroppableH11Protocol,
         log_level=log_level,
@@ -67,5 +70,31 @@ def serve(app: FastAPI, sock: socket.socket, log_level: str = "info") -> None:
         # A request hanging on a timeout fault must not hold up shutdown for long.
         timeout_graceful_shutdown=2,
     )
+
+
+def serve(app: FastAPI, sock: socket.socket, log_level: str = "info") -> None:
     logging.getLogger("uvicorn.error").info("sandbox admin API on http://%s:%d", HOST, sock.getsockname()[1])
-    uvicorn.Server(config).run(sockets=[sock])
+    uvicorn.Server(_config(app, log_level)).run(sockets=[sock])
+
+
+class _SharedSignalServer(uvicorn.Server):
+    """A server of serve_many: signals are handled once for all of them."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def serve_many(apps: list[tuple[FastAPI, socket.socket]], log_level: str = "info") -> None:
+    """Several environments (one app each, on its own port) in one process: a fleet costs one Python, not fifty."""
+    servers = [(_SharedSignalServer(_config(app, log_level)), sock) for app, sock in apps]
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, lambda: [setattr(server, "should_exit", True) for server, _ in servers])
+        ports = ", ".join(str(sock.getsockname()[1]) for _, sock in apps)
+        logging.getLogger("uvicorn.error").info("sandbox admin API, %d environments on %s: %s", len(apps), HOST, ports)
+        await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in servers))
+
+    asyncio.run(main())

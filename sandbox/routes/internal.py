@@ -39,8 +39,16 @@ async def patch_faults(body: FaultConfigPatch, faults: FaultsDep) -> FaultConfig
     return faults.config
 
 
+@router.get("/requests")
+async def requests_seen(faults: FaultsDep) -> dict:
+    """Every request a client sent since the start or the last reset (faulted ones too; /_sandbox/* aside)."""
+    return {"total": sum(faults.requests.values()), "by_route": dict(sorted(faults.requests.items()))}
+
+
 @router.post("/reset", response_model=ResetResult)
-def reset(request: Request, store: StoreDep) -> dict:
-    """Back to the seed state the server was started with; clears the change log (seqs keep growing)."""
+async def reset(request: Request, store: StoreDep, faults: FaultsDep) -> dict:
+    """Back to the seed state the server was started with; clears the change log (seqs keep growing) and the
+    request count."""
     store.reset(request.app.state.seed)
+    faults.requests.clear()
     return {"reset": True}

@@ -128,3 +128,34 @@ def test_busy_port_exits_2(tmp_path: Path):
 
 def test_free_port_helper_is_usable():
     assert 1024 <= free_port() <= 65535
+
+
+def test_one_process_serves_one_environment_per_port(api_process, tmp_path: Path):
+    """The fleet benchmark's sandbox: environments on several ports, each with its own state, stopped together."""
+    extra = free_port()
+    api = api_process(tmp_path / "state", "--port", str(extra))
+    other = f"http://127.0.0.1:{extra}"
+    wait_for(lambda: requests.get(f"{other}/health", timeout=1).status_code == 200, timeout=15, interval=0.05)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert requests.put(f"{other}/admin/routing", json={"mode": "mcp_only"}, headers=auth, timeout=5).ok
+    assert requests.get(f"{other}/admin/routing", headers=auth, timeout=5).json()["mode"] == "mcp_only"
+    assert api.get("/admin/routing").json()["mode"] == "hybrid", "each port is its own environment"
+    assert len(list((tmp_path / "state").iterdir())) == 2
+    api.stop()
+    assert api.proc.returncode is not None
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{other}/health", timeout=2)
+
+
+def test_requests_are_counted_until_reset(api_process, tmp_path: Path):
+    api = api_process(tmp_path / "state")
+    assert requests.post(f"{api.url}/_sandbox/reset", timeout=5).ok  # the fixture's readiness probes counted
+    rule = {"path": "/health", "error_rate": 1, "count": 1}
+    assert requests.put(f"{api.url}/_sandbox/faults", json={"rules": [rule]}, timeout=5).ok
+    assert api.get("/health").status_code == 503
+    api.get("/health")
+    api.get("/admin/feature-flags")
+    counted = requests.get(f"{api.url}/_sandbox/requests", timeout=5).json()
+    assert counted == {"total": 3, "by_route": {"GET /admin/feature-flags": 1, "GET /health": 2}}
+    assert requests.post(f"{api.url}/_sandbox/reset", timeout=5).ok
+    assert requests.get(f"{api.url}/_sandbox/requests", timeout=5).json()["total"] == 0, "reset clears the count"
