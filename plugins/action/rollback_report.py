@@ -21,8 +21,7 @@ class ActionModule(ControllerAction):
             "environment": params["environment"] or task_vars["inventory_hostname"],
             "dry_run": bool(self._play_context.check_mode),
         }
-        report = build_report(params["run"], params["marks"], params["results"], params["failure"],
-                              params["nothing_to_do"], fallback)
+        report = build_report(params["run"], params["results"], params["failure"], params["nothing_to_do"], fallback)
         host = task_vars["inventory_hostname"]
         return {
             "changed": False,

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 from typing import Any
 
 from ansible_collections.matbakh.hybrid_routing.plugins.modules.rollback_start import DOCUMENTATION
@@ -25,4 +26,6 @@ class ActionModule(ControllerAction):
             )
         except RunInputError as exc:
             return {"failed": True, "changed": False, "msg": f"{exc} Nothing was read or written."}
+        # The same rule as slack_notify's option and its environment fallback: a webhook set either way.
+        run["notify"] = ["slack"] if params["slack_webhook_url"] or os.environ.get("SLACK_WEBHOOK_URL") else []
         return {"changed": False, "run": run}

@@ -8,38 +8,17 @@
 
 from __future__ import annotations
 
-import traceback
+import importlib.util
 from typing import Any
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame import Frame, ModuleFailed
 
-try:
-    import boto3
-    from botocore.config import Config
-    from botocore.exceptions import (
-        BotoCoreError,
-        ClientError,
-        ConnectionClosedError,
-        ConnectTimeoutError,
-        EndpointConnectionError,
-        ReadTimeoutError,
-    )
-except ImportError:
-    HAS_BOTO3 = False
-    BOTO3_IMPORT_ERROR: str | None = traceback.format_exc()
-
-    class BotoCoreError(Exception):  # type: ignore[no-redef]
-        """Stand-in so the except clauses below stay valid without botocore."""
-
-    class ClientError(Exception):  # type: ignore[no-redef]
-        """Stand-in so the except clauses below stay valid without botocore."""
-
-    ConnectionClosedError = EndpointConnectionError = ConnectTimeoutError = ReadTimeoutError = BotoCoreError
-else:
-    HAS_BOTO3 = True
-    BOTO3_IMPORT_ERROR = None
+# boto3 is imported when a Lambda client is made, not with this file: most rollbacks never touch AWS, and importing
+# boto3 costs every task of them (the modules run in Ansible's workers, which fork from the playbook process).
+HAS_BOTO3 = importlib.util.find_spec("boto3") is not None
+BOTO3_IMPORT_ERROR: str | None = None if HAS_BOTO3 else "No module named 'boto3'"
 
 # Mirrors the doc fragment matbakh.hybrid_routing.aws: keep both in step.
 AWS_ARGSPEC: dict[str, dict[str, Any]] = dict(
@@ -79,6 +58,8 @@ class LambdaAccess:
         if not params.get("aws_region"):
             raise AWSError("aws_region is not set: pass the option aws_region or export AWS_REGION")
         self.params = params
+        import boto3
+
         self.session = boto3.session.Session(
             aws_access_key_id=params.get("aws_access_key") or None,
             aws_secret_access_key=params.get("aws_secret_key") or None,
@@ -90,6 +71,8 @@ class LambdaAccess:
         self.client = self._client(max(1, params.get("aws_max_attempts") or 5), connect_timeout=5, read_timeout=20)
 
     def _client(self, max_attempts: int, connect_timeout: float, read_timeout: float) -> Any:
+        from botocore.config import Config
+
         config = Config(retries={"mode": "standard", "max_attempts": max_attempts},
                         connect_timeout=connect_timeout, read_timeout=read_timeout)
         return self.session.client("lambda", endpoint_url=self.params.get("aws_endpoint_url") or None, config=config)
@@ -122,6 +105,15 @@ def lambda_client(params: dict[str, Any]) -> Any:
 
 def call(description: str, method: Any, **kwargs: Any) -> Any:
     """Run one boto3 call, turning its exceptions into AWSError with a readable message."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
+
     try:
         return method(**kwargs)
     except ClientError as exc:

@@ -16,6 +16,7 @@ check and diff mode, collects warnings and turns a failure into one clear messag
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -75,6 +76,9 @@ def finish(frame: Frame, work: Work) -> dict[str, Any]:
     except ModuleFailed as failed:
         result = dict(failed.result, failed=True, msg=failed.msg)
     result.setdefault("changed", False)
+    # When the work ended, by the clock of the host that ran it (the controller, for this collection's
+    # inventories): the rollback report times its phases from these, so the frame needs no timing tasks.
+    result["finished_at"] = round(time.time(), 3)
     return result
 
 

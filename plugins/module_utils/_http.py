@@ -173,13 +173,26 @@ class HTTPClient:
         self.secret_url = secret_url
         self.headers = {"Accept": "application/json", "User-Agent": "matbakh.hybrid_routing"}
         self.headers.update(headers or {})
-        if not validate_certs:
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        else:
-            context = ssl.create_default_context(cafile=ca_path or None)
-        self._opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), _NoRedirect())
+        self.validate_certs = validate_certs
+        self.ca_path = ca_path
+        self._openers: dict[str, Any] = {}
+
+    def _opener(self, url: str) -> Any:
+        """The opener for the URL's scheme. The TLS context (loading the CA store costs tens of milliseconds) is
+        only built for https, once per client."""
+        scheme = urlsplit(url).scheme
+        if scheme not in self._openers:
+            handlers: list[Any] = [_NoRedirect()]
+            if scheme == "https":
+                if self.validate_certs:
+                    context = ssl.create_default_context(cafile=self.ca_path or None)
+                else:
+                    context = ssl.create_default_context()
+                    context.check_hostname = False
+                    context.verify_mode = ssl.CERT_NONE
+                handlers.append(urllib.request.HTTPSHandler(context=context))
+            self._openers[scheme] = urllib.request.build_opener(*handlers)
+        return self._openers[scheme]
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}" if self.base_url else path
@@ -195,7 +208,7 @@ class HTTPClient:
         """One attempt: (status, headers, body) for any HTTP answer; _NoAnswer when none came."""
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
-            with self._opener.open(request, timeout=timeout) as response:
+            with self._opener(url).open(request, timeout=timeout) as response:
                 return response.status, response.headers, response.read()
         except urllib.error.HTTPError as exc:
             try:

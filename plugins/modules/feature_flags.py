@@ -76,6 +76,13 @@ diff:
   returned: when diff mode is on
   type: dict
   sample: {"before": {"hybrid_routing": true}, "after": {"hybrid_routing": false}}
+finished_at:
+  description:
+    - When the module finished, in epoch seconds, by the clock of the host that ran it (the controller for the
+      inventories of this collection). The rollback report times its phases from it.
+  returned: always
+  type: float
+  sample: 1796040012.345
 """
 
 from typing import Any

@@ -102,6 +102,13 @@ wait:
   returned: when it waited
   type: dict
   sample: {"polls": 1, "answered": 1, "unanswered": 0, "last_answer_seconds": 0.02, "elapsed": 0.02}
+finished_at:
+  description:
+    - When the module finished, in epoch seconds, by the clock of the host that ran it (the controller for the
+      inventories of this collection). The rollback report times its phases from it.
+  returned: always
+  type: float
+  sample: 1796040012.345
 """
 
 from typing import Any

@@ -98,6 +98,13 @@ taken_over:
   returned: when O(state=present)
   type: bool
   sample: false
+finished_at:
+  description:
+    - When the module finished, in epoch seconds, by the clock of the host that ran it (the controller for the
+      inventories of this collection). The rollback report times its phases from it.
+  returned: always
+  type: float
+  sample: 1796040012.345
 """
 
 import os

@@ -13,8 +13,8 @@ description:
   - Computes, once, the report of a run started by M(matbakh.hybrid_routing.rollback_start) - the time of every
     phase, what changed, the outcome (V(success), V(target_missed), V(failed), V(dry_run)) and the summary text
     that the console, the notifications and the AWX job artifact all carry.
-  - Phase times come from the marks the frame appends at the end of each phase; the elapsed time runs from the
-    start of the run to this report (the lock is released by then; notifications are sent after it).
+  - Phase times come from when the steps of each phase finished; the elapsed time runs from the start of the run
+    to this report (the lock is released by then; notifications are sent after it).
   - Publishes the report as the custom stat O(stats_name), which AWX keeps as a job artifact.
 author:
   - matbakh platform team (@matbakh)
@@ -54,22 +54,21 @@ options:
     description: Names a run that never started (O(run) null).
     type: str
     default: ""
-  marks:
-    description: The end of each phase, in order, as C({run, phase, at}) with C(at) in epoch seconds.
-    type: list
-    elements: dict
-    default: []
   results:
     description:
-      - What the steps returned, each a dict or null. C(lock), C(snapshot) and C(unlock) are the results of
-        M(matbakh.hybrid_routing.rollback_lock) and M(matbakh.hybrid_routing.state_snapshot); C(flags), C(routing),
+      - What the steps returned, each a dict or null, by phase. C(preflight) is the list of the preflight checks'
+        results; C(lock), C(snapshot), C(verify) and C(unlock) are the results of
+        M(matbakh.hybrid_routing.rollback_lock), M(matbakh.hybrid_routing.state_snapshot) and
+        M(matbakh.hybrid_routing.service_health); C(flags), C(routing),
         C(release) and C(forward) are the result facts of the roles C(flag_disable), C(traffic_mcp_only),
-        C(release_revert) and C(rollforward). A role result older than the run (left by an earlier run in the
-        same play) is ignored.
+        C(release_revert) and C(rollforward).
+      - A phase ends when the last of its results finished (their C(finished_at)); a bare number stands for a
+        result's C(finished_at). Skipped steps and results older than the run (left by an earlier run in the same
+        play) are ignored.
     type: dict
     default: {}
   failure:
-    description: The step that failed, as C({task, msg}); null when none did.
+    description: The step that failed, as C({task, msg, at}) with C(at) in epoch seconds; null when none did.
     type: dict
   nothing_to_do:
     description: A roll-forward that found no snapshot to restore.
@@ -86,7 +85,6 @@ EXAMPLES = r"""
 - name: Report the run
   matbakh.hybrid_routing.rollback_report:
     run: "{{ started.run }}"
-    marks: "{{ marks }}"
     results:
       lock: "{{ lock_result }}"
       flags: "{{ flag_disable_result | default(none) }}"

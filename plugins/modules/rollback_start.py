@@ -62,6 +62,13 @@ options:
     description: Lifetime of the rollback lease the run will take; it must cover the target.
     type: float
     default: 900
+  slack_webhook_url:
+    description:
+      - The Slack incoming webhook of the run, to know whether anyone is to be told; empty means E(SLACK_WEBHOOK_URL).
+      - Only its presence is used; it is never returned.
+    type: str
+    default: ""
+    no_log: true
 """
 
 EXAMPLES = r"""
@@ -123,4 +130,9 @@ run:
       description: Epoch seconds when the run started.
       type: float
       sample: 1796040000.0
+    notify:
+      description: The notification channels configured for the run (the frame skips the notification when none).
+      type: list
+      elements: str
+      sample: [slack]
 """

@@ -90,6 +90,13 @@ wait:
   returned: when it waited
   type: dict
   sample: {"polls": 5, "answered": 5, "unanswered": 0, "last_answer_seconds": 0.01, "elapsed": 2.51}
+finished_at:
+  description:
+    - When the module finished, in epoch seconds, by the clock of the host that ran it (the controller for the
+      inventories of this collection). The rollback report times its phases from it.
+  returned: always
+  type: float
+  sample: 1796040012.345
 """
 
 from typing import Any

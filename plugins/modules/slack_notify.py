@@ -56,6 +56,12 @@ options:
     description: Retries after 429, 502, 503, 504 or a connection error.
     type: int
     default: 3
+  fail_on_error:
+    description:
+      - Fail the task when the message cannot be delivered. V(false) reports it instead, as a warning and in
+        RV(error), for callers whose own work must not fail because a notification did (a rollback).
+    type: bool
+    default: true
 """
 
 EXAMPLES = r"""
@@ -72,11 +78,23 @@ sent:
   returned: always
   type: bool
   sample: true
+error:
+  description: Why the message was not delivered (with O(fail_on_error=false)); the webhook URL never appears in it.
+  returned: when delivery failed
+  type: str
+  sample: "Slack notification not delivered: POST https://hooks.slack.com/<redacted> answered 404: no_service"
 payload:
   description: The JSON body that was (or would be) posted.
   returned: always
   type: dict
   sample: {"text": "Level 1 rollback of prod: success"}
+finished_at:
+  description:
+    - When the module finished, in epoch seconds, by the clock of the host that ran it (the controller for the
+      inventories of this collection). The rollback report times its phases from it.
+  returned: always
+  type: float
+  sample: 1796040012.345
 """
 
 from typing import Any
@@ -116,7 +134,11 @@ def post_message(frame: Frame) -> dict[str, Any]:
     try:
         client.request("POST", url, json=payload, expect_json=False)
     except HTTPClientError as exc:
-        frame.fail(f"Slack notification not delivered: {exc}", status=exc.status)
+        error = f"Slack notification not delivered: {exc}"  # the client already redacted the webhook URL
+        if params["fail_on_error"]:
+            frame.fail(error, status=exc.status)
+        frame.warn(error)
+        return {"changed": False, "sent": False, "error": error, "payload": payload}
     return {"changed": False, "sent": True, "payload": payload}
 
 
@@ -127,6 +149,7 @@ ARGUMENT_SPEC: dict[str, Any] = dict(
     validate_certs=dict(type="bool", default=True),
     timeout=dict(type="float", default=10.0),
     retries=dict(type="int", default=3),
+    fail_on_error=dict(type="bool", default=True),
 )
 FRAME = Frame
 work = post_message

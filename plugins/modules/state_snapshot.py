@@ -130,6 +130,13 @@ superseded:
   returned: success
   type: str
   sample: /var/lib/matbakh/prod/snapshot-20261101T120000Z-superseded.json
+finished_at:
+  description:
+    - When the module finished, in epoch seconds, by the clock of the host that ran it (the controller for the
+      inventories of this collection). The rollback report times its phases from it.
+  returned: always
+  type: float
+  sample: 1796040012.345
 """
 
 import calendar

@@ -19,9 +19,9 @@ from typing import Any
 
 DEFAULT_TARGETS = {"level1": 120, "level2": 300, "level3": 600, "rollforward": 600}
 LEVEL_NAMES = {1: "feature flags", 2: "MCP-only traffic", 3: "full release revert"}
-# The action roles each level runs, and the result fact each publishes (see the roles' argument specs).
-RESULT_FACTS = {"flags": "flag_disable_result", "routing": "traffic_mcp_only_result",
-                "release": "release_revert_result", "forward": "rollforward_result"}
+# The phases of a run, in order, and the results (keys of `results`) whose finished_at ends each of them.
+PHASES = (("preflight", ("preflight",)), ("lock", ("lock",)), ("snapshot", ("snapshot",)),
+          ("actions", ("flags", "routing", "release", "forward")), ("verify", ("verify",)), ("unlock", ("unlock",)))
 
 
 class RunInputError(ValueError):
@@ -66,16 +66,36 @@ def start_run(level: int, direction: str, environment: str, targets: dict[str, A
     }
 
 
-def phase_seconds(run: dict[str, Any], marks: list[dict[str, Any]]) -> dict[str, float]:
-    """Seconds per phase, in order, from the marks the frame appends at the end of each phase of this run."""
+def _of_run(run: dict[str, Any], result: Any) -> dict[str, Any] | None:
+    """A result (or role result) this run produced; results of an earlier run in the same play, and skipped
+    steps, carry no finished_at of this run. A bare number stands for a result's finished_at."""
+    if isinstance(result, (int, float, str)) and not isinstance(result, bool):
+        try:
+            result = {"finished_at": float(result)}
+        except ValueError:
+            return None
+    if not isinstance(result, dict) or float(result.get("finished_at") or 0) < float(run["started_at"]):
+        return None
+    return result
+
+
+def phase_seconds(run: dict[str, Any], results: dict[str, Any], failure: dict[str, Any] | None) -> dict[str, float]:
+    """Seconds per phase, in order: a phase ends when the last of its results of this run finished."""
     phases: dict[str, float] = {}
     previous = float(run["started_at"])
-    for mark in marks or []:
-        if mark.get("run") != run["id"]:
-            continue  # a mark left by an earlier run of the frame in the same play
-        at = float(mark["at"])
-        phases[str(mark["phase"])] = round(at - previous, 3)
-        previous = at
+    for phase, keys in PHASES:
+        ends = []
+        for key in keys:
+            found = results.get(key)
+            for result in found if isinstance(found, list) else [found]:
+                mine = _of_run(run, result)
+                if mine is not None:
+                    ends.append(float(mine["finished_at"]))
+        if ends:
+            phases[phase] = round(max(ends) - previous, 3)
+            previous = max(ends)
+    if failure is not None:
+        phases["failed step"] = round(float(failure["at"]) - previous, 3)
     return phases
 
 
@@ -83,28 +103,21 @@ def _pairs(mapping: dict[str, Any], key: str) -> str:
     return ", ".join(f"{name}={change[key]}" for name, change in sorted(mapping.items()))
 
 
-def _current(run: dict[str, Any], result: Any) -> dict[str, Any] | None:
-    """An action role's result fact, if this run produced it (facts outlive runs within one play)."""
-    if not isinstance(result, dict) or float(result.get("at") or 0) < float(run["started_at"]):
-        return None
-    return result
-
-
 def changes(run: dict[str, Any], results: dict[str, Any]) -> list[str]:
     """What this run changed (or, in a dry run, would change), one phrase per kind of change."""
     found: list[str] = []
-    flags = _current(run, results.get("flags")) or {}
+    flags = _of_run(run, results.get("flags")) or {}
     if flags.get("changes"):
         found.append(f"flags {_pairs(flags['changes'], 'after')}")
-    routing = _current(run, results.get("routing")) or {}
+    routing = _of_run(run, results.get("routing")) or {}
     if routing.get("changed"):
         found.append(f"routing {routing['routing']['mode']}")
-    release = _current(run, results.get("release")) or {}
+    release = _of_run(run, results.get("release")) or {}
     if release.get("changed") and release.get("release"):
         found.append(f"release {release['release']['current']}")
     if release.get("changed") and release.get("aliases"):
         found.append(f"Lambda alias {_pairs(release['aliases'], 'after')}")
-    forward = _current(run, results.get("forward")) or {}
+    forward = _of_run(run, results.get("forward")) or {}
     for part in ("release", "lambda", "routing", "flags"):
         restored = forward.get(part) or {}
         if not restored.get("changed"):
@@ -117,7 +130,7 @@ def changes(run: dict[str, Any], results: dict[str, Any]) -> list[str]:
             found.append(f"routing {restored['routing']['mode']}")
         else:
             found.append(f"flags {_pairs(restored['changes'], 'after')}")
-    snapshot = results.get("snapshot") or {}
+    snapshot = _of_run(run, results.get("snapshot")) or {}
     if snapshot.get("changed") and snapshot.get("path"):
         found.append(f"snapshot {snapshot['path']}")
     return found
@@ -135,18 +148,21 @@ def _seconds(value: float) -> str:
     return f"{round(value, 2):g}s"
 
 
-def build_report(run: dict[str, Any] | None, marks: list[dict[str, Any]], results: dict[str, Any],
-                 failure: dict[str, Any] | None, nothing_to_do: bool, fallback: dict[str, Any],
-                 now: float | None = None) -> dict[str, Any]:
+def build_report(run: dict[str, Any] | None, results: dict[str, Any], failure: dict[str, Any] | None,
+                 nothing_to_do: bool, fallback: dict[str, Any], now: float | None = None) -> dict[str, Any]:
     """The report of a run: phases, changes, outcome and the summary text. `fallback` names a run that never
     started (its inputs were refused): level, direction, environment, operator."""
     now = time.time() if now is None else now
     if run is None:
-        run = dict(fallback, id="not started", started_at=now, target_seconds=0.0, dry_run=fallback["dry_run"],
+        # Refused before it started: the clock runs from the refusal, which is the only step there was.
+        started = min(now, float((failure or {}).get("at") or now))
+        run = dict(fallback, id="not started", started_at=started, target_seconds=0.0, dry_run=fallback["dry_run"],
                    label="Roll-forward" if fallback["direction"] == "forward"
                    else f"Level {fallback['level']} rollback ({LEVEL_NAMES.get(fallback['level'], '?')})")
     elapsed = round(now - float(run["started_at"]), 2)
-    phases = phase_seconds(run, marks)
+    if failure is not None and float(failure.get("at") or 0) < float(run["started_at"]):
+        failure = None  # left by an earlier run in the same play
+    phases = phase_seconds(run, results, failure)
     changed = [] if nothing_to_do else changes(run, results)
     result = outcome(failure is not None, bool(run["dry_run"]), elapsed, float(run["target_seconds"]))
     report = {
@@ -163,7 +179,8 @@ def build_report(run: dict[str, Any] | None, marks: list[dict[str, Any]], result
         "changes": changed,
         "failure": failure,
     }
-    report["summary"] = summary(run, report, results.get("lock") or {}, results.get("unlock") or {}, nothing_to_do)
+    report["summary"] = summary(run, report, _of_run(run, results.get("lock")) or {},
+                                _of_run(run, results.get("unlock")) or {}, nothing_to_do)
     return report
 
 

@@ -136,11 +136,28 @@ def test_token_and_webhook_never_shown_even_at_vvv(runner, api):
     assert api.token not in json.dumps(message)
 
 
+def test_webhook_from_the_environment_is_used(runner, api):
+    receiver = SlackReceiver()
+    try:
+        run = runner.run(PLAYBOOK, env={"SLACK_WEBHOOK_URL": receiver.base + "/services/T1/B1/envSECRET"})
+    finally:
+        receiver.stop()
+    assert run.rc == 0, run.output
+    assert len(receiver.messages) == 1 and "Level 1 rollback" in receiver.messages[0]["text"]
+    assert "envSECRET" not in run.output
+
+
+def test_nobody_to_tell_costs_no_step(runner, api):
+    run = runner.run(PLAYBOOK)
+    assert run.rc == 0, run.output
+    assert run.by_action("matbakh.hybrid_routing.slack_notify") == [], "no webhook configured: notify is skipped"
+
+
 def test_notification_failure_does_not_fail_the_rollback(runner, api):
     port = free_port()
     run = runner.run(PLAYBOOK, inventory_vars={"hybrid_routing_slack_webhook_url": f"http://127.0.0.1:{port}/x/SECRET"})
     assert run.rc == 0, run.output
-    assert "Slack notification failed" in run.output
+    assert "[WARNING]: Slack notification not delivered: Cannot reach the Slack webhook" in run.output
     assert "SECRET" not in run.output
 
 

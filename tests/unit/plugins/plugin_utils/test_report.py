@@ -61,25 +61,30 @@ def test_inputs_only_the_frame_knows_are_refused_with_the_inventory_name(targets
 
 # -- phases, changes, outcome ----------------------------------------------------------------------------------
 
-def test_phase_seconds_follow_the_marks_of_this_run_only():
+def test_phases_end_when_their_last_result_of_this_run_finished():
     current = run()
-    marks = [{"run": "rb-old", "phase": "lock", "at": T0 - 50},
-             {"run": current["id"], "phase": "preflight", "at": T0 + 0.5},
-             {"run": current["id"], "phase": "lock", "at": T0 + 0.75},
-             {"run": current["id"], "phase": "failed step", "at": T0 + 2.0}]
-    assert phase_seconds(current, marks) == {"preflight": 0.5, "lock": 0.25, "failed step": 1.25}
+    results = {
+        "preflight": [{"finished_at": T0 + 0.25}, {"skipped": True}, {"finished_at": T0 + 0.5}],
+        "lock": {"finished_at": T0 - 50, "changed": True},  # an earlier run's lock: not this run's phase
+        "snapshot": {"finished_at": T0 + 0.75},
+        "flags": {"finished_at": T0 + 1.0}, "routing": {"finished_at": T0 + 1.5},
+    }
+    assert phase_seconds(current, results, None) == {"preflight": 0.5, "snapshot": 0.25, "actions": 0.75}
+    failed = phase_seconds(current, results, {"task": "Wait", "msg": "x", "at": T0 + 4.0})
+    assert list(failed) == ["preflight", "snapshot", "actions", "failed step"] and failed["failed step"] == 2.5
 
 
 def test_changes_list_each_kind_once_and_skip_results_of_earlier_runs():
     current = run(level=3)
     fresh = T0 + 1
     results = {
-        "snapshot": {"changed": True, "path": "/state/prod-eu/snapshot.json"},
+        "snapshot": {"changed": True, "path": "/state/prod-eu/snapshot.json", "finished_at": fresh},
         "flags": {"changed": True, "changes": {"b": {"before": True, "after": False},
-                                               "a": {"before": True, "after": False}}, "at": fresh},
-        "routing": {"changed": True, "routing": {"mode": "mcp_only"}, "at": fresh},
-        "release": {"changed": True, "release": {"current": "2025.01.10-1"}, "at": fresh},
-        "forward": {"changed": True, "release": {"changed": True, "release": {"current": "x"}}, "at": T0 - 3600},
+                                               "a": {"before": True, "after": False}}, "finished_at": fresh},
+        "routing": {"changed": True, "routing": {"mode": "mcp_only"}, "finished_at": fresh},
+        "release": {"changed": True, "release": {"current": "2025.01.10-1"}, "finished_at": fresh},
+        "forward": {"changed": True, "release": {"changed": True, "release": {"current": "x"}},
+                    "finished_at": T0 - 3600},
     }
     assert changes(current, results) == ["flags a=False, b=False", "routing mcp_only", "release 2025.01.10-1",
                                          "snapshot /state/prod-eu/snapshot.json"]
@@ -87,13 +92,14 @@ def test_changes_list_each_kind_once_and_skip_results_of_earlier_runs():
 
 def test_changes_of_a_roll_forward_and_of_the_lambda_strategy():
     current = run(direction="forward")
-    forward = {"at": T0 + 1, "release": {"changed": False},
+    forward = {"finished_at": T0 + 1, "release": {"changed": False},
                "lambda": {"changed": True, "aliases": {"fn": {"before": "2", "after": "3"}}},
                "routing": {"changed": True, "routing": {"mode": "hybrid"}},
                "flags": {"changed": True, "changes": {"hybrid_routing": {"before": False, "after": True}}}}
     assert changes(current, {"forward": forward}) == ["Lambda alias fn=3", "routing hybrid",
                                                       "flags hybrid_routing=True"]
-    lambda_revert = {"changed": True, "aliases": {"fn": {"before": "3", "after": "2"}}, "release": None, "at": T0 + 1}
+    lambda_revert = {"changed": True, "aliases": {"fn": {"before": "3", "after": "2"}}, "release": None,
+                     "finished_at": T0 + 1}
     assert changes(run(level=3), {"release": lambda_revert}) == ["Lambda alias fn=2"]
 
 
@@ -112,18 +118,20 @@ FALLBACK = {"level": 2, "direction": "back", "environment": "prod-eu", "operator
 
 
 def report(current, now_offset=3.0, **kwargs):
-    kwargs.setdefault("marks", [{"run": current["id"], "phase": "preflight", "at": T0 + 1},
-                                {"run": current["id"], "phase": "unlock", "at": T0 + 2}])
-    return build_report(current, kwargs.pop("marks"), kwargs.pop("results", {}), kwargs.pop("failure", None),
-                        kwargs.pop("nothing_to_do", False), FALLBACK, now=T0 + now_offset)
+    results = {"preflight": [{"finished_at": T0 + 1}], "unlock": {"finished_at": T0 + 2}}
+    results.update(kwargs.pop("results", {}))
+    return build_report(current, results, kwargs.pop("failure", None), kwargs.pop("nothing_to_do", False), FALLBACK,
+                        now=T0 + now_offset)
 
 
 def test_success_summary():
     current = run()
-    done = report(current, results={"flags": {"changes": {"hybrid_routing": {"after": False}}, "at": T0 + 1}})
+    done = report(current, results={"flags": {"changes": {"hybrid_routing": {"after": False}},
+                                              "finished_at": T0 + 1.5}})
     assert done["outcome"] == "success" and done["elapsed_seconds"] == 3.0
     assert done["summary"].startswith("Level 1 rollback (feature flags) of prod-eu: done in 3s (target 120s). "
-                                      "Changed: flags hybrid_routing=False. Phases: preflight 1s, unlock 1s.")
+                                      "Changed: flags hybrid_routing=False. "
+                                      "Phases: preflight 1s, actions 0.5s, unlock 0.5s.")
     assert f"Operator alice, rollback id {current['id']}." in done["summary"]
 
 
@@ -136,15 +144,16 @@ def test_missed_target_is_not_a_failure_but_says_so():
 
 def test_dry_run_says_what_would_change():
     done = report(run(dry_run=True), results={"routing": {"changed": True, "routing": {"mode": "mcp_only"},
-                                                          "at": T0 + 1}})
+                                                          "finished_at": T0 + 1}})
     assert done["outcome"] == "dry_run" and "DRY RUN in 3s" in done["summary"]
     assert "Would change: routing mcp_only." in done["summary"]
 
 
 def test_failure_lock_takeover_and_unlock_error_are_all_told():
-    results = {"lock": {"taken_over": True, "previous": {"holder": "bob"}},
-               "unlock": {"failed": True, "msg": "answered 503"}}
-    done = report(run(), results=results, failure={"task": "Revert the release", "msg": "deployment failed"})
+    results = {"lock": {"taken_over": True, "previous": {"holder": "bob"}, "finished_at": T0 + 1},
+               "unlock": {"failed": True, "msg": "answered 503", "finished_at": T0 + 2}}
+    done = report(run(), results=results, failure={"task": "Revert the release", "msg": "deployment failed",
+                                                   "at": T0 + 1.5})
     assert done["outcome"] == "failed"
     text = done["summary"]
     assert "FAILED in 3s" in text and "Took the lock over from bob." in text
@@ -160,7 +169,12 @@ def test_nothing_to_roll_forward():
 
 
 def test_a_run_refused_before_it_started():
-    done = build_report(None, [], {}, {"task": "Name the run", "msg": "hybrid_routing_targets.level2 must be ..."},
-                        False, FALLBACK, now=T0)
+    done = build_report(None, {}, {"task": "Name the run", "msg": "hybrid_routing_targets.level2 must be ...",
+                                   "at": T0}, False, FALLBACK, now=T0 + 0.1)
     assert done["outcome"] == "failed" and done["rollback_id"] == "not started"
-    assert done["summary"].startswith("Level 2 rollback (MCP-only traffic) of prod-eu: FAILED in 0s (not started).")
+    assert done["summary"].startswith("Level 2 rollback (MCP-only traffic) of prod-eu: FAILED in 0.1s (not started).")
+
+
+def test_a_failure_left_by_an_earlier_run_in_the_play_is_not_this_runs():
+    done = report(run(), failure={"task": "Old", "msg": "old failure", "at": T0 - 600})
+    assert done["outcome"] == "success" and done["failure"] is None

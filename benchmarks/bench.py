@@ -1,0 +1,363 @@
+"""How much a rollback costs beyond its API calls: one command, a table, goals that fail the run when missed.
+
+    python benchmarks/bench.py            # everything: levels, recovery, fleet (1, 10, 50), degraded
+    python benchmarks/bench.py --short    # levels at 0 and 100 ms, degraded (the test command runs this)
+    python benchmarks/bench.py --write docs/performance.md   # also rewrite the tables in that file
+
+Every run is the real ansible-playbook against the real sandbox (one process, one environment per port) on
+loopback. Requests are counted by the sandbox, tasks from the play recap, CPU seconds from the rusage of the
+ansible-playbook process tree. The floor of a run is an empty play on the same inventory plus each request's
+added latency: what a rollback would cost if Ansible added nothing to its API calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+LEVELS = {"level1": "playbooks/rollback_level1.yml", "level2": "playbooks/rollback_level2.yml",
+          "level3": "playbooks/rollback_level3.yml", "rollforward": "playbooks/rollforward.yml"}
+# Goals of issue 6: wall time against the floor at 100 ms per call.
+FLOOR_GOALS = {"level1": 2.0, "level2": 2.5, "level3": 2.5, "rollforward": 2.5}
+RECOVERY_SECONDS = 30.0
+POLL_INTERVAL = 0.5
+FLEET_GOAL = 2.0
+DEGRADED_GOAL_SECONDS = 150.0  # "well inside" Level 2's 5 minutes: half of it
+
+
+def free_ports(count: int) -> list[int]:
+    socks = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            socks.append(sock)
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def http(method: str, url: str, body: Any = None, token: str | None = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        raw = response.read()
+    return json.loads(raw) if raw else None
+
+
+class Sandbox:
+    """`python -m sandbox api` serving `count` environments, one per port."""
+
+    def __init__(self, count: int, workdir: Path):
+        self.ports = free_ports(count)
+        self.token = "bench-" + secrets.token_hex(8)
+        self.bases = [f"http://127.0.0.1:{port}" for port in self.ports]
+        args = [sys.executable, "-m", "sandbox", "api", "--state-dir", str(workdir / "sandbox"), "--log-level",
+                "warning"]
+        for port in self.ports:
+            args += ["--port", str(port)]
+        self.log = open(workdir / "sandbox.log", "ab")  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen(args, cwd=REPO, env=dict(os.environ, ADMIN_TOKEN=self.token),
+                                     stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        for base in self.bases:
+            while True:
+                try:
+                    http("GET", f"{base}/health")
+                    break
+                except OSError:
+                    if self.proc.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"the sandbox did not start; see {workdir / 'sandbox.log'}") from None
+                    time.sleep(0.1)
+
+    def prepare(self, faults: dict[str, Any]) -> None:
+        """Every environment back to its seed, no lock, no snapshot, a zero request count, these faults."""
+        for base in self.bases:
+            http("POST", f"{base}/_sandbox/reset")
+            http("PUT", f"{base}/_sandbox/faults", faults)
+            http("DELETE", f"{base}/admin/rollback/snapshot", token=self.token)
+            http("POST", f"{base}/_sandbox/reset")  # the snapshot delete above was a request too
+
+    def requests(self) -> int:
+        return sum(http("GET", f"{base}/_sandbox/requests")["total"] for base in self.bases)
+
+    def cpu(self) -> float:
+        """CPU seconds the sandbox (the service side) has used so far: it shares the machine with the controller."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.log.close()
+
+
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    tasks: int
+    skipped: int
+    requests: int
+    rc: int
+    output: str = field(repr=False, default="")
+
+
+def inventory(path: Path, sandbox: Sandbox, count: int, state: Path) -> Path:
+    hosts = {
+        f"env{index:02d}": {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+            "hybrid_routing_api_base": sandbox.bases[index],
+            "hybrid_routing_state_dir": str(state),
+            "hybrid_routing_operator": "bench",
+        }
+        for index in range(count)
+    }
+    path.write_text(json.dumps({"all": {"hosts": hosts}}))
+    return path
+
+
+def play(target: str, inventory_path: Path, sandbox: Sandbox | None, forks: int) -> Run:
+    env = dict(os.environ)
+    env.update({
+        "PATH": f"{BIN}:{env.get('PATH', '')}",
+        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+        "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".collections"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORKS": str(forks),
+        "ANSIBLE_DISPLAY_SKIPPED_HOSTS": "true",  # the recap counts them either way; the log shows them
+    })
+    if sandbox is not None:
+        env["ADMIN_TOKEN"] = sandbox.token
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    proc = subprocess.run([str(BIN / "ansible-playbook"), target, "-i", str(inventory_path)], cwd=REPO, env=env,
+                          capture_output=True, text=True, check=False)
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    recap = re.findall(r"ok=(\d+)\s+changed=\d+\s+unreachable=\d+\s+failed=(\d+)\s+skipped=(\d+)", proc.stdout)
+    tasks = sum(int(ok) + int(failed) for ok, failed, _ in recap)
+    skipped = sum(int(s) for _, _, s in recap)
+    return Run(wall, cpu, tasks, skipped, sandbox.requests() if sandbox else 0, proc.returncode,
+               proc.stdout + proc.stderr)
+
+
+class Bench:
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.failures: list[str] = []
+        self.tables: dict[str, list[list[str]]] = {}
+        self.empty = workdir / "empty.yml"
+        self.empty.write_text("- hosts: all\n  gather_facts: false\n  tasks: []\n")
+
+    def check(self, ok: bool, what: str) -> str:
+        if not ok:
+            self.failures.append(what)
+        return "yes" if ok else "**NO**"
+
+    def levels(self, latencies: list[int]) -> None:
+        rows = []
+        sandbox = Sandbox(1, self.workdir)
+        try:
+            for latency in latencies:
+                faults = {"rules": [{"path": "/admin", "latency_ms": latency},
+                                    {"path": "/health", "latency_ms": latency}]} if latency else {}
+                state = Path(tempfile.mkdtemp(dir=self.workdir))
+                inv = inventory(self.workdir / "inv-1.json", sandbox, 1, state)
+                sandbox.prepare(faults)
+                empty = play(str(self.empty), inv, None, 1)
+                for name, playbook in LEVELS.items():
+                    sandbox.prepare(faults)
+                    if name == "rollforward":
+                        setup = play(LEVELS["level3"], inv, sandbox, 1)
+                        assert setup.rc == 0, setup.output
+                        sandbox_requests_before = sandbox.requests()
+                    else:
+                        sandbox_requests_before = 0
+                    run = play(playbook, inv, sandbox, 1)
+                    if run.rc != 0:
+                        self.failures.append(f"{name} at {latency} ms failed:\n{run.output[-3000:]}")
+                        continue
+                    requests = run.requests - sandbox_requests_before
+                    floor = empty.wall + requests * latency / 1000
+                    ratio = run.wall / floor
+                    goal = FLOOR_GOALS[name] if latency == 100 else None
+                    met = self.check(ratio <= goal, f"{name} at {latency} ms: {ratio:.2f}x its floor, goal {goal}x") \
+                        if goal else "-"
+                    rows.append([name, f"{latency}", f"{run.wall:.2f}", f"{requests}", f"{run.tasks}",
+                                 f"{run.skipped}", f"{run.cpu:.2f}", f"{floor:.2f}", f"{ratio:.2f}x",
+                                 f"{goal}x" if goal else "-", met])
+                    print(f"  {name:12} {latency:4} ms  {run.wall:6.2f} s  {requests:3} requests  {run.tasks:3} tasks  "
+                          f"{run.cpu:5.2f} CPU-s  floor {floor:5.2f} s  {ratio:4.2f}x", flush=True)
+        finally:
+            sandbox.stop()
+        self.tables["levels"] = rows
+
+    def recovery(self) -> None:
+        rows = []
+        sandbox = Sandbox(1, self.workdir)
+        try:
+            for name in ("level1", "level2", "level3"):
+                walls = {}
+                for recover in (0.0, RECOVERY_SECONDS):
+                    state = Path(tempfile.mkdtemp(dir=self.workdir))
+                    inv = inventory(self.workdir / "inv-1.json", sandbox, 1, state)
+                    sandbox.prepare({"recover_after_seconds": recover})
+                    run = play(LEVELS[name], inv, sandbox, 1)
+                    if run.rc != 0:
+                        self.failures.append(f"{name} with {recover:g} s recovery failed:\n{run.output[-3000:]}")
+                    walls[recover] = run.wall
+                over = walls[RECOVERY_SECONDS] - RECOVERY_SECONDS
+                allowed = walls[0.0] + POLL_INTERVAL
+                met = self.check(over <= allowed, f"{name}: {over:.2f} s beyond the recovery, allowed {allowed:.2f}")
+                rows.append([name, f"{walls[0.0]:.2f}", f"{walls[RECOVERY_SECONDS]:.2f}", f"{over:.2f}",
+                             f"{allowed:.2f}", met])
+                print(f"  {name:12} recovery 0 s {walls[0.0]:6.2f} s, 30 s {walls[RECOVERY_SECONDS]:6.2f} s",
+                      flush=True)
+        finally:
+            sandbox.stop()
+        self.tables["recovery"] = rows
+
+    def fleet(self, sizes: list[int]) -> None:
+        rows = []
+        base_wall = None
+        sandbox = Sandbox(max(sizes), self.workdir)
+        try:
+            for size in sizes:
+                state = Path(tempfile.mkdtemp(dir=self.workdir))
+                inv = inventory(self.workdir / f"inv-{size}.json", sandbox, size, state)
+                sandbox.prepare({"recover_after_seconds": RECOVERY_SECONDS})
+                service_cpu = sandbox.cpu()
+                run = play(LEVELS["level2"], inv, sandbox, size)
+                service_cpu = sandbox.cpu() - service_cpu
+                if run.rc != 0:
+                    self.failures.append(f"fleet of {size} failed:\n{run.output[-3000:]}")
+                    continue
+                base_wall = base_wall or run.wall
+                ratio = run.wall / base_wall
+                met = self.check(ratio <= FLEET_GOAL, f"fleet of {size}: {ratio:.2f}x one environment") \
+                    if size > 1 else "-"
+                rows.append([f"{size}", f"{run.wall:.2f}", f"{ratio:.2f}x", f"{run.cpu:.1f}",
+                             f"{run.cpu / size:.2f}", f"{service_cpu:.1f}", f"{run.requests / size:.0f}", met])
+                print(f"  fleet {size:3}  {run.wall:6.2f} s  {ratio:4.2f}x  {run.cpu:6.1f} CPU-s "
+                      f"({run.cpu / size:.2f} per environment), service {service_cpu:.1f} CPU-s", flush=True)
+        finally:
+            sandbox.stop()
+        self.tables["fleet"] = rows
+
+    def degraded(self) -> None:
+        sandbox = Sandbox(1, self.workdir)
+        try:
+            state = Path(tempfile.mkdtemp(dir=self.workdir))
+            inv = inventory(self.workdir / "inv-1.json", sandbox, 1, state)
+            sandbox.prepare({"rules": [{"path": "/admin", "latency_ms": 500, "error_rate": 0.2},
+                                       {"path": "/health", "latency_ms": 500, "error_rate": 0.2}]})
+            run = play(LEVELS["level2"], inv, sandbox, 1)
+        finally:
+            sandbox.stop()
+        ok = run.rc == 0 and run.wall <= DEGRADED_GOAL_SECONDS
+        met = self.check(ok, f"degraded Level 2: rc {run.rc}, {run.wall:.1f} s (goal {DEGRADED_GOAL_SECONDS:g} s)"
+                         + ("" if run.rc == 0 else f"\n{run.output[-3000:]}"))
+        self.tables["degraded"] = [["level2", f"{run.wall:.2f}", f"{run.requests}", f"{run.rc}",
+                                    f"{DEGRADED_GOAL_SECONDS:g}", met]]
+        print(f"  degraded level2  {run.wall:6.2f} s  {run.requests} requests  rc {run.rc}", flush=True)
+
+
+HEADERS = {
+    "levels": ["run", "latency ms", "wall s", "requests", "tasks", "skipped", "CPU s", "floor s", "x floor", "goal",
+               "met"],
+    "recovery": ["run", "wall s, recovery 0 s", "wall s, recovery 30 s", "beyond 30 s", "allowed", "met"],
+    "fleet": ["environments", "wall s", "x one", "controller CPU s", "CPU s per env", "service CPU s",
+              "requests per env", "met"],
+    "degraded": ["run", "wall s", "requests", "rc", "goal s", "met"],
+}
+
+
+def markdown(tables: dict[str, list[list[str]]]) -> str:
+    parts = []
+    for name, rows in tables.items():
+        header = HEADERS[name]
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        parts.append(f"<!-- bench:{name} -->\n" + "\n".join(lines) + f"\n<!-- /bench:{name} -->")
+    return "\n\n".join(parts)
+
+
+def machine() -> str:
+    import ansible
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    return (f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
+            f"ansible-core {ansible.__version__}, {platform.system()} {platform.release()}")
+
+
+def write(path: Path, tables: dict[str, list[list[str]]], mode: str) -> None:
+    text = path.read_text()
+    for name in tables:
+        block = markdown({name: tables[name]})
+        text = re.sub(rf"<!-- bench:{name} -->.*?<!-- /bench:{name} -->", lambda _m, b=block: b, text, flags=re.S)
+    stamp = f"<!-- bench:machine -->{machine()}; `python benchmarks/bench.py{' --short' if mode == 'short' else ''}`" \
+            "<!-- /bench:machine -->"
+    text = re.sub(r"<!-- bench:machine -->.*?<!-- /bench:machine -->", lambda _m: stamp, text, flags=re.S)
+    path.write_text(text)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--short", action="store_true", help="levels at 0 and 100 ms and degraded only")
+    parser.add_argument("--write", type=Path, help="rewrite the tables between <!-- bench:NAME --> markers")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="hr-bench-") as tmp:
+        bench = Bench(Path(tmp))
+        print("levels (wall time against the floor)", flush=True)
+        bench.levels([0, 100])
+        if not args.short:
+            print("recovery (the service healthy 30 s after the last action)", flush=True)
+            bench.recovery()
+            print("fleet (Level 2 on 1, 10 and 50 environments, recovery 30 s)", flush=True)
+            bench.fleet([1, 10, 50])
+        print("degraded (Level 2, 20 % of calls answering 503, 500 ms on every call)", flush=True)
+        bench.degraded()
+    print()
+    print(markdown(bench.tables))
+    if args.write:
+        write(args.write, bench.tables, "short" if args.short else "full")
+    if bench.failures:
+        print("\nGoals missed or runs failed:", file=sys.stderr)
+        for failure in bench.failures:
+            print(f"- {failure}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
