@@ -25,10 +25,16 @@ ansible-lint --offline --profile production --nocolor
 step "ansible-test sanity (python 3.11)"
 bash scripts/sanity.sh
 
+step "publishable: galaxy-importer (Galaxy / Automation Hub upload checks) and antsibull-docs lint"
+bash scripts/publish_check.sh
+
 step "pytest"
 # Two workers (the machines have 2 cores): the integration tests mostly wait on ansible-playbook and the sandbox.
 # Each worker starts its own sandbox and moto on free ports.
 python -m pytest -q -p no:cacheprovider -n "${HR_TEST_WORKERS:-2}" "${select[@]}" "$@"
+
+step "benchmark, short mode (fails when a goal of docs/performance.md is missed)"
+python benchmarks/bench.py --short
 
 step "ansible-core 2.18 compatibility (Level 1 end to end with the older core)"
 if [ ! -x .venv-ansible218/bin/ansible-playbook ]; then

@@ -16,6 +16,7 @@ from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._report imp
 
 class ActionModule(ControllerAction):
     DOCUMENTATION = DOCUMENTATION
+    SECRET_OPTIONS = frozenset({"slack_webhook_url"})
 
     def act(self, params: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         operator = params["operator"] or task_vars.get("awx_user_name") or getpass.getuser()

@@ -68,7 +68,6 @@ options:
       - Only its presence is used; it is never returned.
     type: str
     default: ""
-    no_log: true
 """
 
 EXAMPLES = r"""

@@ -86,11 +86,13 @@ class InProcessModuleAction(ActionBase):
         return result
 
 
-def argument_spec_from_documentation(documentation: str) -> dict[str, Any]:
-    """The argument spec a docs-only module's DOCUMENTATION declares (one place for the options)."""
+def argument_spec_from_documentation(documentation: str, secret: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The argument spec a docs-only module's DOCUMENTATION declares (one place for the options); `secret` names
+    the options to keep out of every output (no_log is not a documentation key)."""
     options = yaml.safe_load(documentation).get("options") or {}
-    keys = ("type", "elements", "default", "choices", "required", "no_log")
-    return {name: {key: option[key] for key in keys if key in option} for name, option in options.items()}
+    keys = ("type", "elements", "default", "choices", "required")
+    return {name: dict({key: option[key] for key in keys if key in option}, no_log=name in secret)
+            for name, option in options.items()}
 
 
 class ControllerAction(ActionBase):
@@ -98,6 +100,7 @@ class ControllerAction(ActionBase):
     DOCUMENTATION of the docs-only module of the same name; subclasses implement act()."""
 
     DOCUMENTATION: str
+    SECRET_OPTIONS: frozenset[str] = frozenset()
     TRANSFERS_FILES = False
     _requires_connection = False
 
@@ -107,7 +110,7 @@ class ControllerAction(ActionBase):
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         del tmp
-        spec = argument_spec_from_documentation(self.DOCUMENTATION)
+        spec = argument_spec_from_documentation(self.DOCUMENTATION, self.SECRET_OPTIONS)
         validation = ArgumentSpecValidator(spec).validate(dict(self._task.args))
         if validation.error_messages:
             result.update(failed=True, msg=f"Invalid arguments for {self._task.action}: "

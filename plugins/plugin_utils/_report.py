@@ -163,6 +163,8 @@ def build_report(run: dict[str, Any] | None, results: dict[str, Any], failure: d
     if failure is not None and float(failure.get("at") or 0) < float(run["started_at"]):
         failure = None  # left by an earlier run in the same play
     phases = phase_seconds(run, results, failure)
+    # A roll-forward whose read of the snapshot failed found no snapshot either: that is a failure, not "nothing".
+    nothing_to_do = nothing_to_do and failure is None
     changed = [] if nothing_to_do else changes(run, results)
     result = outcome(failure is not None, bool(run["dry_run"]), elapsed, float(run["target_seconds"]))
     report = {

@@ -168,6 +168,12 @@ def test_nothing_to_roll_forward():
     assert done["changes"] == []
 
 
+def test_a_failed_read_is_not_nothing_to_roll_forward():
+    done = report(run(direction="forward"), nothing_to_do=True,
+                  failure={"task": "Read the snapshot", "msg": "refusing to use it here", "at": T0 + 1})
+    assert "Nothing to roll forward" not in done["summary"] and "refusing to use it here" in done["summary"]
+
+
 def test_a_run_refused_before_it_started():
     done = build_report(None, {}, {"task": "Name the run", "msg": "hybrid_routing_targets.level2 must be ...",
                                    "at": T0}, False, FALLBACK, now=T0 + 0.1)
