@@ -45,7 +45,7 @@ DEGRADED_GOAL_SECONDS = 150.0  # "well inside" Level 2's 5 minutes: half of it
 def free_ports(count: int) -> list[int]:
     socks = []
     try:
-        for _ in range(count):
+        for _index in range(count):
             sock = socket.socket()
             sock.bind(("127.0.0.1", 0))
             socks.append(sock)
@@ -164,8 +164,8 @@ def play(target: str, inventory_path: Path, sandbox: Sandbox | None, forks: int,
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     recap = re.findall(r"ok=(\d+)\s+changed=\d+\s+unreachable=\d+\s+failed=(\d+)\s+skipped=(\d+)", proc.stdout)
-    tasks = sum(int(ok) + int(failed) for ok, failed, _ in recap)
-    skipped = sum(int(s) for _, _, s in recap)
+    tasks = sum(int(ok) + int(failed) for ok, failed, _skipped in recap)
+    skipped = sum(int(skipped_count) for _ok, _failed, skipped_count in recap)
     return Run(wall, cpu, tasks, skipped, sandbox.requests() if sandbox else 0, proc.returncode,
                proc.stdout + proc.stderr)
 
