@@ -12,6 +12,11 @@ from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess 
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._report import build_report
 
 
+def _mapping_or_none(value: Any) -> dict[str, Any] | None:
+    """ansible-core 2.19 passes a templated null as None, 2.18 as an empty string: both mean "none"."""
+    return value if isinstance(value, dict) and value else None
+
+
 class ActionModule(ControllerAction):
     DOCUMENTATION = DOCUMENTATION
 
@@ -21,7 +26,8 @@ class ActionModule(ControllerAction):
             "environment": params["environment"] or task_vars["inventory_hostname"],
             "dry_run": bool(self._play_context.check_mode),
         }
-        report = build_report(params["run"], params["results"], params["failure"], params["nothing_to_do"], fallback)
+        report = build_report(_mapping_or_none(params["run"]), params["results"], _mapping_or_none(params["failure"]),
+                              params["nothing_to_do"], fallback)
         host = task_vars["inventory_hostname"]
         return {
             "changed": False,

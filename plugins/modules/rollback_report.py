@@ -34,9 +34,9 @@ attributes:
 options:
   run:
     description: >-
-      The C(run) M(matbakh.hybrid_routing.rollback_start) returned; null when the run was refused before it
-      started.
-    type: dict
+      The C(run) M(matbakh.hybrid_routing.rollback_start) returned; null (or an empty value, as ansible-core 2.18
+      renders a null) when the run was refused before it started.
+    type: raw
   level:
     description: Names a run that never started (O(run) null).
     type: int
@@ -68,8 +68,10 @@ options:
     type: dict
     default: {}
   failure:
-    description: The step that failed, as C({task, msg, at}) with C(at) in epoch seconds; null when none did.
-    type: dict
+    description: >-
+      The step that failed, as C({task, msg, at}) with C(at) in epoch seconds; null (or an empty value) when none
+      did.
+    type: raw
   nothing_to_do:
     description: A roll-forward that found no snapshot to restore.
     type: bool
