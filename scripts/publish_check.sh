@@ -32,9 +32,10 @@ CHECK_REQUIRED_TAGS = True
 CHECK_CHANGELOG = True
 REQUIRE_V1_OR_GREATER = False
 CFG
-# The importer prints what it finds; any warning about the collection is a failure here.
-GALAXY_IMPORTER_CONFIG="$WORK/importer.cfg" python -m galaxy_importer.main "$TARBALL" > "$WORK/importer.log" 2>&1 \
-  || { cat "$WORK/importer.log"; echo "galaxy-importer refused the collection" >&2; exit 1; }
+# The importer prints what it finds; any warning about the collection is a failure here. It writes
+# importer_result.json into its working directory: that is the scratch directory, not the repository.
+(cd "$WORK" && GALAXY_IMPORTER_CONFIG="$WORK/importer.cfg" python -m galaxy_importer.main "$TARBALL") \
+  > "$WORK/importer.log" 2>&1 || { cat "$WORK/importer.log"; echo "galaxy-importer refused the collection" >&2; exit 1; }
 if grep -E "^(WARNING|ERROR)" "$WORK/importer.log"; then
   echo "galaxy-importer warned about the collection (above)" >&2
   exit 1
