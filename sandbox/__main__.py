@@ -58,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--recover-after-seconds", type=_seconds, help="fault knob recover_after_seconds")
     api.add_argument("--routing-converge-seconds", type=_seconds, help="fault knob routing_converge_seconds")
     api.add_argument("--deploy-seconds", type=_seconds, help="fault knob deploy_seconds")
+    api.add_argument("--cloudwatch-endpoint", type=_http_url,
+                     help="publish the service's metrics (docs/metrics.md) to this CloudWatch endpoint, e.g. moto")
+    api.add_argument("--aws-region", default="us-east-1", help="region of --cloudwatch-endpoint (default: %(default)s)")
+    api.add_argument("--environment", default="sandbox",
+                     help="value of the Environment dimension (default: %(default)s; with several ports, NAME-PORT)")
+    api.add_argument("--metrics-interval", type=_seconds, default=10.0,
+                     help="seconds between two publications of the metrics (default: %(default)s)")
     api.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
 
     up = sub.add_parser("up", help="start the services of the sandbox inventory in the background")
@@ -77,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    from .app import Settings, create_app
+    from .app import MetricsSettings, Settings, create_app
     from .faults import FaultConfig
     from .fileload import ConfigFileError, load_model_file
     from .seed import DEFAULT_SEED, load_seed
@@ -107,8 +114,13 @@ def cmd_api(args: argparse.Namespace) -> int:
             for _app, bound in apps:
                 bound.close()
             raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from exc
+        metrics = None
+        if args.cloudwatch_endpoint:
+            environment = args.environment if len(args.port) == 1 else f"{args.environment}-{port}"
+            metrics = MetricsSettings(args.cloudwatch_endpoint, args.aws_region, environment,
+                                      max(0.5, args.metrics_interval))
         try:
-            app = create_app(Settings(token=token, state_dir=state_dir, seed=seed, faults=faults))
+            app = create_app(Settings(token=token, state_dir=state_dir, seed=seed, faults=faults, metrics=metrics))
         except (OSError, sqlite3.Error) as exc:
             for _app, bound in [*apps, (None, sock)]:
                 bound.close()

@@ -28,12 +28,23 @@ HTTP_ERROR_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allow
 
 
 @dataclass
+class MetricsSettings:
+    """Where and how often the sandbox publishes the service's CloudWatch metrics (docs/metrics.md)."""
+
+    endpoint: str
+    region: str
+    environment: str
+    interval: float = 10.0
+
+
+@dataclass
 class Settings:
     token: str
     state_dir: Path
     seed: Seed = field(default_factory=load_seed)
     faults: FaultConfig = field(default_factory=FaultConfig)
     clock: Callable[[], float] = time.time
+    metrics: MetricsSettings | None = None
 
 
 def _finite(value: Any) -> Any:
@@ -74,9 +85,20 @@ def create_app(settings: Settings) -> FastAPI:
     seeded = store.seed_if_empty(settings.seed)
     faults = FaultState(settings.faults.model_copy(deep=True))
 
+    publisher = None
+    if settings.metrics is not None:
+        from .metrics import MetricsPublisher
+
+        m = settings.metrics
+        publisher = MetricsPublisher(store, faults, m.endpoint, m.region, m.environment, m.interval)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if publisher is not None:
+            publisher.start()
         yield
+        if publisher is not None:
+            publisher.stop()
         store.close()
 
     app = FastAPI(
@@ -88,6 +110,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.store = store
     app.state.faults = faults
+    app.state.metrics = publisher
     app.state.seed = settings.seed
     app.state.seeded_on_start = seeded
 

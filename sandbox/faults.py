@@ -9,6 +9,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, field_validator
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -55,6 +56,25 @@ class FaultRule(BaseModel):
         return path.startswith(self.path) and self.method in ("*", method.upper())
 
 
+IncidentKind = Literal["flag", "routing", "release", "cost", "cost_direct_path", "security", "security_release"]
+
+
+class Incident(BaseModel):
+    """A simulated incident: the metrics the sandbox publishes to CloudWatch breach until its cure holds
+    (docs/metrics.md, "Incidents in the sandbox")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: IncidentKind = Field(description="What breaches and what cures it (flags off, MCP-only, release reverted)")
+    history_seconds: int = Field(
+        default=0, ge=0, le=86_400,
+        description="Publish the incident's values over this many past seconds at once, as if it began that long ago",
+    )
+    bad_release: str | None = Field(
+        default=None, description="release/security_release kinds: the release at fault (default: the current one)"
+    )
+
+
 class FaultConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -65,6 +85,7 @@ class FaultConfig(BaseModel):
     routing_converge_seconds: float = Field(default=0, ge=0, le=3600)
     deploy_seconds: float = Field(default=1.0, ge=0, le=3600)
     deploy_fail: StrictBool = False
+    incident: Incident | None = Field(default=None, description="A simulated incident (needs --cloudwatch-endpoint)")
     rules: list[FaultRule] = []
 
 
@@ -105,6 +126,8 @@ class FaultState:
             self._install(config.rules)
         else:
             config.rules = self.config.rules  # the live rules keep their clocks and counts
+        if "incident" not in given:
+            config.incident = self.config.incident  # the same incident: its history is not published again
         self.config = config
 
     def purge(self) -> FaultConfig:

@@ -120,10 +120,18 @@ def admin_api_service(ctx: UpContext) -> ServiceSpec | None:
         return None
     port = loopback_port(base, "hybrid_routing_api_base")
     url = f"http://127.0.0.1:{port}"
+    argv = _sandbox_argv("api", "--port", str(port), "--state-dir", str(ctx.state_dir / "api"))
+    endpoint = ctx.inventory_vars.get("hybrid_routing_aws_endpoint_url")
+    if endpoint:
+        # The sandbox plays the service: it publishes its CloudWatch metrics to the local AWS (docs/metrics.md).
+        moto_port = loopback_port(endpoint, "hybrid_routing_aws_endpoint_url")
+        argv += ["--cloudwatch-endpoint", f"http://127.0.0.1:{moto_port}",
+                 "--aws-region", str(ctx.inventory_vars.get("hybrid_routing_aws_region") or "us-east-1"),
+                 "--environment", str(ctx.inventory_vars.get("hybrid_routing_environment") or "sandbox")]
     return ServiceSpec(
         name="admin-api",
         url=url,
-        argv=_sandbox_argv("api", "--port", str(port), "--state-dir", str(ctx.state_dir / "api")),
+        argv=argv,
         env={"ADMIN_TOKEN": ctx.admin_token()},  # via the environment: argv is visible in ps
         probe=lambda: http_answers(f"{url}/health"),
     )
@@ -156,7 +164,8 @@ def moto_service(ctx: UpContext) -> ServiceSpec | None:
     )
 
 
-SERVICE_FACTORIES: list[Callable[[UpContext], ServiceSpec | None]] = [admin_api_service, moto_service]
+# moto first: the admin API publishes its metrics there from the start.
+SERVICE_FACTORIES: list[Callable[[UpContext], ServiceSpec | None]] = [moto_service, admin_api_service]
 
 
 # Process bookkeeping: <state-dir>/<name>.pid holds JSON {name, pid, url, argv}; logs go to <name>.log.

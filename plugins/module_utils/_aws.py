@@ -4,7 +4,8 @@
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 # Do not use this from other collections or standalone plugins/modules!
 
-"""boto3 access for the Lambda release strategy: one client factory with botocore's own retry configuration."""
+"""boto3 access (Lambda for the release strategy, CloudWatch for triggers and rollback metrics): one session per
+module run, clients with botocore's own retry configuration."""
 
 from __future__ import annotations
 
@@ -51,13 +52,14 @@ class AWSTransientError(AWSError):
     """No answer (connection refused, timeout) or a throttling/5xx answer: a poll records it and goes on."""
 
 
-class LambdaAccess:
-    """One boto3 session for a module run and the Lambda clients made from it."""
+class AWSAccess:
+    """One boto3 session for a module run and the clients made from it."""
 
-    def __init__(self, params: dict[str, Any]):
+    def __init__(self, params: dict[str, Any], service: str = "lambda"):
         if not params.get("aws_region"):
             raise AWSError("aws_region is not set: pass the option aws_region or export AWS_REGION")
         self.params = params
+        self.service = service
         import boto3
 
         self.session = boto3.session.Session(
@@ -75,7 +77,8 @@ class LambdaAccess:
 
         config = Config(retries={"mode": "standard", "max_attempts": max_attempts},
                         connect_timeout=connect_timeout, read_timeout=read_timeout)
-        return self.session.client("lambda", endpoint_url=self.params.get("aws_endpoint_url") or None, config=config)
+        return self.session.client(self.service, endpoint_url=self.params.get("aws_endpoint_url") or None,
+                                   config=config)
 
     def polling_client(self, wait: float) -> Any:
         """A client for one poll: a single attempt that waits up to `wait` seconds (the poll loop is the retry)."""
@@ -100,7 +103,7 @@ class AWSFrame(Frame):
 
 def lambda_client(params: dict[str, Any]) -> Any:
     """A Lambda client with botocore's standard retries."""
-    return LambdaAccess(params).client
+    return AWSAccess(params, "lambda").client
 
 
 def call(description: str, method: Any, **kwargs: Any) -> Any:

@@ -114,9 +114,9 @@ finished_at:
 from typing import Any
 
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._aws import (
+    AWSAccess,
     AWSFrame,
     AWSTransientError,
-    LambdaAccess,
     alias_version,
     call,
     published_versions,
@@ -149,7 +149,7 @@ class LambdaAliasManager:
             frame.fail("No function named: list the functions whose alias to move (option functions, or versions)")
         if frame.params["wait_timeout"] < 0 or frame.params["interval"] <= 0:
             frame.fail("wait_timeout must be >= 0 and interval > 0")
-        self.access = LambdaAccess(frame.params)
+        self.access = AWSAccess(frame.params, "lambda")
         self.client = self.access.client
 
     def run(self) -> dict[str, Any]:

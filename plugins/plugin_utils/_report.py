@@ -95,7 +95,8 @@ def phase_seconds(run: dict[str, Any], results: dict[str, Any], failure: dict[st
             phases[phase] = round(max(ends) - previous, 3)
             previous = max(ends)
     if failure is not None:
-        phases["failed step"] = round(float(failure["at"]) - previous, 3)
+        # The failed step's own result may carry a finished_at a little later than the rescue's clock reading.
+        phases["failed step"] = round(max(0.0, float(failure["at"]) - previous), 3)
     return phases
 
 
@@ -134,6 +135,19 @@ def changes(run: dict[str, Any], results: dict[str, Any]) -> list[str]:
     if snapshot.get("changed") and snapshot.get("path"):
         found.append(f"snapshot {snapshot['path']}")
     return found
+
+
+def recovery(run: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
+    """Whether verification saw the service healthy, how long after the start, and whether any poll saw it
+    worse (unhealthy, degraded, or not answering) on the way: what the rollback metrics and alarms read."""
+    verify = _of_run(run, results.get("verify")) or {}
+    samples = verify.get("samples") or []
+    verified = verify.get("status") == "healthy" and not verify.get("failed")
+    return {
+        "verified": verified,
+        "seconds": round(float(verify["finished_at"]) - float(run["started_at"]), 2) if verified else None,
+        "health_degraded": any(sample.get("status") != "healthy" for sample in samples),
+    }
 
 
 def outcome(failed: bool, dry_run: bool, elapsed: float, target: float) -> str:
@@ -180,6 +194,7 @@ def build_report(run: dict[str, Any] | None, results: dict[str, Any], failure: d
         "phases": phases,
         "changes": changed,
         "failure": failure,
+        "recovery": recovery(run, results),
     }
     report["summary"] = summary(run, report, _of_run(run, results.get("lock")) or {},
                                 _of_run(run, results.get("unlock")) or {}, nothing_to_do)

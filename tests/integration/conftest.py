@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 
 from hrtest import Moto, Runner, Sandbox
@@ -38,3 +40,18 @@ def aws(moto_server):
     """moto with the live aliases back on version 3."""
     moto_server.seed()
     return moto_server
+
+
+@pytest.fixture
+def monitored(tmp_path, moto_server):
+    """A sandbox of its own that plays a monitored service: it publishes its CloudWatch metrics to moto every
+    second, as an environment no other test uses (CloudWatch keeps what a test published)."""
+    state = tmp_path / "monitored"
+    state.mkdir()
+    environment = f"itest-{secrets.token_hex(4)}"
+    box = Sandbox(state, ["--cloudwatch-endpoint", moto_server.url, "--aws-region", moto_server.REGION,
+                          "--environment", environment, "--metrics-interval", "1"])
+    box.environment = environment
+    moto_server.start_recording()
+    yield box
+    box.stop()

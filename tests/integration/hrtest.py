@@ -237,9 +237,12 @@ class Moto:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(log_dir / "moto.log", "ab")  # noqa: SIM115 - lives as long as the process
+        # moto's recorder writes every request it serves here: what the tests count AWS calls with.
+        self.recording = log_dir / "moto-recording.jsonl"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=dict(os.environ, MOTO_RECORDER_FILEPATH=str(self.recording)),
         )
         end = time.monotonic() + 30
         while time.monotonic() < end:
@@ -256,6 +259,34 @@ class Moto:
         """(Re)create the functions with versions 1-3 and alias live -> 3."""
         subprocess.run([sys.executable, "-m", "sandbox", "aws-seed", "--endpoint-url", self.url, "--region",
                         self.REGION], cwd=REPO, check=True, capture_output=True)
+
+    def start_recording(self) -> None:
+        request = urllib.request.Request(f"{self.url}/moto-api/recorder/start-recording", data=b"", method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:  # answers in plain text
+            assert response.status == 200
+
+    def mark(self) -> int:
+        """A point in moto's recording: count calls after it with calls()."""
+        return len(self.recording.read_text().splitlines()) if self.recording.exists() else 0
+
+    def calls(self, action: str, since: int = 0) -> int:
+        """How many requests for an AWS action (GetMetricData, PutMetricData, ...) moto served after `since`."""
+        count = 0
+        lines = self.recording.read_text().splitlines() if self.recording.exists() else []
+        for line in lines[since:]:
+            entry = json.loads(line)
+            target = entry.get("headers", {}).get("X-Amz-Target", "")
+            url = entry.get("url", "")
+            if (target.endswith(f".{action}") or url.endswith(f"/operation/{action}")
+                    or f"Action={action}&" in f"{entry.get('body', '')}&"):
+                count += 1
+        return count
+
+    def cloudwatch(self) -> Any:
+        import boto3
+
+        return boto3.client("cloudwatch", endpoint_url=self.url, region_name=self.REGION,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
 
     def client(self) -> Any:
         import boto3

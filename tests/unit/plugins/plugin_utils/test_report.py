@@ -12,6 +12,7 @@ from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._report imp
     changes,
     outcome,
     phase_seconds,
+    recovery,
     start_run,
 )
 
@@ -72,6 +73,21 @@ def test_phases_end_when_their_last_result_of_this_run_finished():
     assert phase_seconds(current, results, None) == {"preflight": 0.5, "snapshot": 0.25, "actions": 0.75}
     failed = phase_seconds(current, results, {"task": "Wait", "msg": "x", "at": T0 + 4.0})
     assert list(failed) == ["preflight", "snapshot", "actions", "failed step"] and failed["failed step"] == 2.5
+    # The failed step's own result finished a little after the rescue read the clock: never a negative phase.
+    late = phase_seconds(current, results, {"task": "Snapshot", "msg": "x", "at": T0 + 0.98})
+    assert late["failed step"] == 0.0
+
+
+def test_recovery_is_verified_healthy_with_its_time_and_any_worse_poll():
+    current = run()
+    verify = {"finished_at": T0 + 6.5, "status": "healthy",
+              "samples": [{"status": "unhealthy"}, {"status": "healthy"}]}
+    assert recovery(current, {"verify": verify}) == {"verified": True, "seconds": 6.5, "health_degraded": True}
+    calm = dict(verify, samples=[{"status": "healthy"}])
+    assert recovery(current, {"verify": calm})["health_degraded"] is False
+    failed = dict(verify, status="unreachable", failed=True)
+    assert recovery(current, {"verify": failed}) == {"verified": False, "seconds": None, "health_degraded": True}
+    assert recovery(current, {"verify": T0 + 1}) == {"verified": False, "seconds": None, "health_degraded": False}
 
 
 def test_changes_list_each_kind_once_and_skip_results_of_earlier_runs():

@@ -1,0 +1,151 @@
+"""Trigger rules against a real CloudWatch API (moto in server mode), fed by the sandbox playing the service:
+triggers_info, and the rollback metrics every run publishes."""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+import yaml
+
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._triggers import default_rules
+from hrtest import http
+
+
+def fast_rules() -> list[dict]:
+    """The default rules with 10 s periods: the same rules, on a clock a test can wait for."""
+    rules = copy.deepcopy(default_rules())
+    for rule in rules:
+        rule["metric"]["period"] = 10
+    return rules
+
+
+def aws_vars(moto) -> dict:
+    return {"hybrid_routing_aws_endpoint_url": moto.url, "hybrid_routing_aws_region": moto.REGION,
+            "hybrid_routing_aws_access_key": "testing", "hybrid_routing_aws_secret_key": "moto-secret-4410"}
+
+
+def playbook(tmp_path: Path, tasks: list[dict]) -> str:
+    path = tmp_path / "play.yml"
+    path.write_text(yaml.safe_dump([{"name": "itest", "hosts": "all", "gather_facts": False, "tasks": tasks}]))
+    return str(path)
+
+
+def triggers_task(monitored, moto, rules, **extra) -> dict:
+    return {"name": "Evaluate", "matbakh.hybrid_routing.triggers_info": dict(
+        environment=monitored.environment, rules=rules, aws_endpoint_url=moto.url, aws_region=moto.REGION,
+        aws_access_key="testing", aws_secret_key="moto-secret-4410", **extra)}
+
+
+def evaluation(run) -> dict:
+    [task] = [t for t in run.tasks if t["action"] == "matbakh.hybrid_routing.triggers_info"]
+    return task
+
+
+def test_a_healthy_service_fires_nothing_in_one_call(runner, monitored, moto_server, tmp_path):
+    runner.sandbox = monitored
+    mark = moto_server.mark()
+    real = runner.run(playbook(tmp_path, [triggers_task(monitored, moto_server, fast_rules())]))
+    assert real.rc == 0, real.output
+    found = evaluation(real)
+    assert found["calls"] == 1
+    assert moto_server.calls("GetMetricData", mark) == 1  # counted on the moto side
+    result = found["evaluation"]
+    assert result["recommended_level"] == 0 and result["clear"] is True, result
+    assert {r["state"] for r in result["rules"]} == {"ok"}
+    latency = next(r for r in result["rules"] if r["name"] == "emergency_latency")
+    assert len(latency["datapoints"]) == 5 and all(p["value"] == 0.8 for p in latency["datapoints"])
+    assert "moto-secret-4410" not in real.output
+
+    check = runner.run(playbook(tmp_path, [triggers_task(monitored, moto_server, fast_rules())]), "--check")
+    assert check.rc == 0 and evaluation(check)["evaluation"]["clear"] is True
+    assert not evaluation(check)["changed"]
+
+
+def test_each_incident_kind_fires_its_level(runner, monitored, moto_server, tmp_path):
+    runner.sandbox = monitored
+    expected = {"flag": ({"emergency_latency", "critical_latency"}, 1), "routing": ({"error_rate"}, 2),
+                "release": ({"availability"}, 3),
+                "security": ({"gdpr_compliance", "security_score", "pii_detection_failures",
+                              "audit_trail_integrity"}, 2),
+                "cost": ({"cost_overrun", "cost_spike"}, 1)}
+    for kind, (rules, level) in expected.items():
+        monitored.set_faults({"incident": {"kind": kind, "history_seconds": 150}})
+        time.sleep(1.5)  # the publisher's next tick writes the incident's history
+        run = runner.run(playbook(tmp_path, [triggers_task(monitored, moto_server, fast_rules())]))
+        assert run.rc == 0, run.output
+        result = evaluation(run)["evaluation"]
+        assert set(result["breaching"]) >= rules, (kind, result["breaching"])
+        assert result["recommended_level"] >= level, (kind, result)
+        firing = next(r for r in result["rules"] if r["name"] in rules)
+        assert all(p["breaching"] for p in firing["datapoints"]), firing
+
+
+def test_a_malformed_rule_is_refused_before_anything_is_read(runner, monitored, moto_server, tmp_path):
+    runner.sandbox = monitored
+    rules = fast_rules()
+    rules[2]["comparison"] = "Above"
+    mark = moto_server.mark()
+    run = runner.run(playbook(tmp_path, [triggers_task(monitored, moto_server, rules)]))
+    assert run.rc == 2
+    assert "trigger rule 'error_rate': key 'comparison' must be one of GreaterThanThreshold" in run.output
+    assert "Fix the option rules; nothing was read." in run.output
+    assert "Traceback" not in run.output
+    assert moto_server.calls("GetMetricData", mark) == 0
+
+
+def test_unreadable_metrics_are_errors_never_a_pass(runner, monitored, moto_server, tmp_path):
+    runner.sandbox = monitored
+    task = triggers_task(monitored, moto_server, fast_rules(), aws_max_attempts=1)
+    task["matbakh.hybrid_routing.triggers_info"]["aws_endpoint_url"] = "http://127.0.0.1:9"  # nothing listens
+    run = runner.run(playbook(tmp_path, [task]))
+    assert run.rc == 0, run.output
+    result = evaluation(run)["evaluation"]
+    assert {r["state"] for r in result["rules"]} == {"error"}
+    assert result["clear"] is False and result["recommended_level"] == 0
+    assert "got no answer" in result["rules"][0]["reason"]
+
+
+def test_wait_until_clear_sees_the_recovery(runner, monitored, moto_server, tmp_path):
+    runner.sandbox = monitored
+    monitored.set_faults({"incident": {"kind": "flag", "history_seconds": 60}})
+    time.sleep(1.5)
+    code, _ = http("PATCH", f"{monitored.base}/admin/feature-flags", monitored.token,
+                   {"flags": {"hybrid_routing": False}})
+    assert code == 200
+    run = runner.run(playbook(tmp_path, [triggers_task(monitored, moto_server, fast_rules(), wait_until_clear=True,
+                                                       wait_timeout=60, interval=2)]))
+    assert run.rc == 0, run.output
+    found = evaluation(run)
+    assert found["evaluation"]["clear"] is True
+    assert found["wait"]["polls"] >= 2 and found["wait"]["elapsed"] < 40, found["wait"]
+
+
+def test_a_rollback_publishes_its_own_metrics(runner, monitored, moto_server):
+    runner.sandbox = monitored
+    run = runner.run("playbooks/rollback_level1.yml", inventory_vars=dict(
+        aws_vars(moto_server), hybrid_routing_api_base=monitored.base, hybrid_routing_environment=monitored.environment,
+        hybrid_routing_drill=True), env={"ADMIN_TOKEN": monitored.token})
+    assert run.rc == 0, run.output
+    [published] = [t for t in run.tasks if t["action"] == "matbakh.hybrid_routing.rollback_metrics"]
+    assert published["published"] is True and published["changed"] is False  # an event, not managed state
+    cw = moto_server.cloudwatch()
+    dims = [{"Name": "Environment", "Value": monitored.environment}, {"Name": "Level", "Value": "1"},
+            {"Name": "Drill", "Value": "true"}]
+    listed = cw.list_metrics(Namespace="Matbakh/HybridRouting/Rollbacks", Dimensions=dims)["Metrics"]
+    names = {m["MetricName"] for m in listed}
+    assert {"RollbackDuration", "RollbackSucceeded", "RollbackFailed", "RollbackTargetMissed", "TimeToRecovery",
+            "RecoveryIncomplete", "HealthDegradedDuringRollback"} <= names
+    phases = {d["Value"] for m in cw.list_metrics(Namespace="Matbakh/HybridRouting/Rollbacks",
+                                                   MetricName="PhaseDuration")["Metrics"]
+              for d in m["Dimensions"] if d["Name"] == "Phase"}
+    assert {"preflight", "lock", "actions", "verify"} <= phases
+    assert "moto-secret-4410" not in run.output
+
+    dry = runner.run("playbooks/rollback_level1.yml", "--check", inventory_vars=dict(
+        aws_vars(moto_server), hybrid_routing_api_base=monitored.base, hybrid_routing_environment=monitored.environment),
+        env={"ADMIN_TOKEN": monitored.token})
+    assert dry.rc == 0, dry.output
+    [dry_metrics] = [t for t in dry.tasks if t["action"] == "matbakh.hybrid_routing.rollback_metrics"]
+    assert dry_metrics["published"] is False and not dry_metrics["changed"]
