@@ -366,6 +366,14 @@ def summarize(environment: str, results: list[dict[str, Any]], end: float) -> di
     }
 
 
+def recovery_seconds(rules: list[dict[str, Any]], firing: list[str]) -> float:
+    """How long the metrics need to show that the firing rules recovered: a rule stops firing once
+    N - M + 1 of its periods are good, and the period in progress is not evaluated yet, hence N - M + 2."""
+    needed = [(r["evaluation_periods"] - r["datapoints_to_alarm"] + 2) * r["metric"]["period"]
+              for r in rules if r["name"] in firing]
+    return float(max(needed, default=0))
+
+
 # Talking to CloudWatch: one GetMetricData call per 500 queries (one per environment with the default rules).
 
 

@@ -42,9 +42,13 @@ options:
     type: bool
     default: false
   wait_timeout:
-    description: Seconds O(wait_until_clear) may wait.
+    description:
+      - Seconds O(wait_until_clear) may wait.
+      - V(0) waits as long as the rules firing at the first look need to show a recovery, and no longer - (N - M + 2)
+        periods of the slowest of them (N evaluation periods, M datapoints to alarm), so that a level that did not
+        end the incident is known as soon as the metrics can tell.
     type: float
-    default: 300
+    default: 0
   interval:
     description: Seconds between two evaluations while waiting.
     type: float
@@ -153,6 +157,7 @@ from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._triggers i
     evaluate,
     fetch,
     queries,
+    recovery_seconds,
     validate_rules,
     window,
 )
@@ -194,7 +199,15 @@ class TriggerEvaluator:
                 raise AWSTransientError(found["rules"][0]["reason"])
             return found
 
-        outcome = poll_until(one, lambda found: found["clear"], params["wait_timeout"], params["interval"],
+        timeout = params["wait_timeout"]
+        if timeout <= 0:
+            first = self.evaluate()
+            if first["clear"]:
+                return {"evaluation": first, "calls": self.calls, "rules": self.rules,
+                        "wait": {"polls": 1, "answered": 1, "unanswered": 0, "last_answer_seconds": None,
+                                 "elapsed": 0.0}}
+            timeout = recovery_seconds(self.rules, first["breaching"] + first["errors"])
+        outcome = poll_until(one, lambda found: found["clear"], timeout, params["interval"],
                              transient=(AWSTransientError,))
         last = outcome.last_read
         result = {"evaluation": last or self.evaluate(), "calls": self.calls, "rules": self.rules,
@@ -203,7 +216,7 @@ class TriggerEvaluator:
             evaluation = result["evaluation"]
             still = ", ".join(evaluation["breaching"] + evaluation["errors"]) or "none readable"
             self.frame.fail(f"The trigger metrics of {self.environment} did not clear within "
-                            f"{seconds(params['wait_timeout'])}: still firing or unreadable: {still} "
+                            f"{seconds(timeout)}: still firing or unreadable: {still} "
                             f"({outcome.describe()}).", **result)
         return result
 
@@ -212,7 +225,7 @@ ARGUMENT_SPEC: dict[str, Any] = dict(
     environment=dict(type="str", required=True),
     rules=dict(type="list", elements="dict"),
     wait_until_clear=dict(type="bool", default=False),
-    wait_timeout=dict(type="float", default=300),
+    wait_timeout=dict(type="float", default=0),
     interval=dict(type="float", default=10),
 )
 FRAME = AWSFrame

@@ -144,8 +144,8 @@ def test_a_rollback_publishes_its_own_metrics(runner, monitored, moto_server):
     assert "moto-secret-4410" not in run.output
 
     dry = runner.run("playbooks/rollback_level1.yml", "--check", inventory_vars=dict(
-        aws_vars(moto_server), hybrid_routing_api_base=monitored.base, hybrid_routing_environment=monitored.environment),
-        env={"ADMIN_TOKEN": monitored.token})
+        aws_vars(moto_server), hybrid_routing_api_base=monitored.base,
+        hybrid_routing_environment=monitored.environment), env={"ADMIN_TOKEN": monitored.token})
     assert dry.rc == 0, dry.output
     [dry_metrics] = [t for t in dry.tasks if t["action"] == "matbakh.hybrid_routing.rollback_metrics"]
     assert dry_metrics["published"] is False and not dry_metrics["changed"]

@@ -301,3 +301,12 @@ def test_docs_metrics_md_lists_the_defaults() -> None:
                f"{m['period']} | {r['evaluation_periods']} | {r['datapoints_to_alarm']} | "
                f"{r['treat_missing_data']} | {r['level']} |")
         assert row in doc, row
+
+
+def test_recovery_takes_n_minus_m_plus_two_periods_of_the_slowest_firing_rule() -> None:
+    rules = t.validate_rules(t.default_rules())
+    assert t.recovery_seconds(rules, ["emergency_latency"]) == 120
+    assert t.recovery_seconds(rules, ["emergency_latency", "cost_overrun"]) == 600
+    assert t.recovery_seconds(rules, []) == 0
+    loose = [rule(evaluation_periods=5, datapoints_to_alarm=3)]
+    assert t.recovery_seconds(loose, ["latency"]) == 240

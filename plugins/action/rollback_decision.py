@@ -1,0 +1,32 @@
+# Copyright: (c) 2026, matbakh platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""rollback_decision: the next step of an automatic rollback and its impact report (controller only)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._escalation import RECOVERED, decide, impact
+from ansible_collections.matbakh.hybrid_routing.plugins.modules.rollback_decision import DOCUMENTATION
+from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import ControllerAction
+
+
+class ActionModule(ControllerAction):
+    DOCUMENTATION = DOCUMENTATION
+
+    def act(self, params: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        before = params["before"]
+        latest = params["latest"] or before
+        ran = list(params["ran"])
+        decision = decide(latest, params["ceiling"], ran, dry_run=bool(self._play_context.check_mode))
+        recovered_at = time.time() if decision["action"] == RECOVERED else None
+        report = impact(before, latest, decision, ran, recovered_at)
+        host = task_vars["inventory_hostname"]
+        return {
+            "changed": False,
+            "decision": decision,
+            "report": report,
+            "ansible_stats": {"data": {params["stats_name"]: {host: report}}, "per_host": False, "aggregate": True},
+        }
