@@ -406,3 +406,75 @@ def fetch(client: Any, query_list: list[dict[str, Any]], start: float, end: floa
             if not token:
                 break
     return data, calls
+
+
+# Back-testing: the rules replayed over a past period, to tune thresholds before acting on them.
+
+
+def backtest(rules: list[dict[str, Any]], data: dict[str, dict[str, Any]], start: float, end: float
+             ) -> dict[str, Any]:
+    """When each rule would have fired between start and end, and at which level.
+
+    Each rule is judged at every boundary of its own period (where its periods line up with the datapoints, as
+    an alarm on it would be), from the first boundary after start to end; consecutive firing judgements make one
+    span. Spans of all rules that overlap or touch make one incident, at the highest level among them."""
+    spans: dict[str, list[dict[str, Any]]] = {}
+    for index, rule in enumerate(rules):
+        period = rule["metric"]["period"]
+        current: dict[str, Any] | None = None
+        found: list[dict[str, Any]] = []
+        at = -(-int(start) // period) * period
+        while at <= end:
+            verdict = judge(rule, slots(rule, data.get(f"r{index}"), data.get(f"s{index}"), at))["state"]
+            if verdict == BREACHING:
+                if current is None:
+                    current = {"rule": rule["name"], "level": rule["level"], "from": at, "to": at}
+                    found.append(current)
+                current["to"] = at
+            else:
+                current = None
+            at += period
+        spans[rule["name"]] = found
+    incidents = _merge([span for found in spans.values() for span in found])
+    return {
+        "start": _iso(start),
+        "end": _iso(end),
+        "rules": {name: [_shown_span(s) for s in found] for name, found in spans.items()},
+        "incidents": [dict(_shown_span(i), rules=i["rules"]) for i in incidents],
+        "highest_level": max((i["level"] for i in incidents), default=0),
+        "summary": _backtest_lines(spans, incidents, start, end),
+    }
+
+
+def _merge(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    incidents: list[dict[str, Any]] = []
+    for span in sorted(spans, key=lambda s: s["from"]):
+        last = incidents[-1] if incidents else None
+        if last is not None and span["from"] <= last["to"] + 60:
+            last["to"] = max(last["to"], span["to"])
+            last["level"] = max(last["level"], span["level"])
+            if span["rule"] not in last["rules"]:
+                last["rules"].append(span["rule"])
+        else:
+            incidents.append({"from": span["from"], "to": span["to"], "level": span["level"], "rules": [span["rule"]]})
+    return incidents
+
+
+def _shown_span(span: dict[str, Any]) -> dict[str, Any]:
+    shown = {"from": _iso(span["from"]), "to": _iso(span["to"]), "level": span["level"],
+             "minutes": round((span["to"] - span["from"]) / 60, 1)}
+    if "rule" in span:
+        shown["rule"] = span["rule"]
+    return shown
+
+
+def _backtest_lines(spans: dict[str, list[dict[str, Any]]], incidents: list[dict[str, Any]], start: float,
+                    end: float) -> list[str]:
+    lines = [f"Back-test {_iso(start)} to {_iso(end)}: {len(incidents)} incident(s) would have triggered a rollback."]
+    for incident in incidents:
+        lines.append(f"  {_iso(incident['from'])} to {_iso(incident['to'])}: Level {incident['level']} "
+                     f"({', '.join(incident['rules'])})")
+    quiet = [name for name, found in spans.items() if not found]
+    if quiet:
+        lines.append(f"  Never fired: {', '.join(quiet)}.")
+    return lines

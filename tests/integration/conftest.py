@@ -52,6 +52,5 @@ def monitored(tmp_path, moto_server):
     box = Sandbox(state, ["--cloudwatch-endpoint", moto_server.url, "--aws-region", moto_server.REGION,
                           "--environment", environment, "--metrics-interval", "1"])
     box.environment = environment
-    moto_server.start_recording()
     yield box
     box.stop()

@@ -254,6 +254,7 @@ class Moto:
         else:
             raise RuntimeError("moto did not start")
         self.seed()
+        self.start_recording()
 
     def seed(self) -> None:
         """(Re)create the functions with versions 1-3 and alias live -> 3."""

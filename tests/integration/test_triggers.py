@@ -4,6 +4,7 @@ triggers_info, and the rollback metrics every run publishes."""
 from __future__ import annotations
 
 import copy
+import re
 import time
 from pathlib import Path
 
@@ -149,3 +150,32 @@ def test_a_rollback_publishes_its_own_metrics(runner, monitored, moto_server):
     assert dry.rc == 0, dry.output
     [dry_metrics] = [t for t in dry.tasks if t["action"] == "matbakh.hybrid_routing.rollback_metrics"]
     assert dry_metrics["published"] is False and not dry_metrics["changed"]
+
+
+def test_backtest_replays_a_seeded_history(runner, api, moto_server):
+    import datetime
+    import secrets
+
+    environment = f"itest-history-{secrets.token_hex(3)}"
+    now = datetime.datetime.now(datetime.UTC).replace(second=0, microsecond=0)
+    data = []
+    for minute in range(1, 91):  # the last 90 minutes, one datapoint a minute
+        at = now - datetime.timedelta(minutes=minute)
+        error = 30.0 if 50 < minute <= 60 else 0.5
+        latency = 25.0 if 20 < minute <= 30 else 0.7
+        data += [{"MetricName": "ErrorRate", "Value": error, "Unit": "Percent", "Timestamp": at,
+                  "Dimensions": [{"Name": "Environment", "Value": environment}]},
+                 {"MetricName": "EmergencyOperationLatency", "Value": latency, "Unit": "Seconds", "Timestamp": at,
+                  "Dimensions": [{"Name": "Environment", "Value": environment}]}]
+    moto_server.cloudwatch().put_metric_data(Namespace="Matbakh/HybridRouting", MetricData=data)
+
+    mark = moto_server.mark()
+    run = runner.run("playbooks/backtest.yml", "-e", "backtest_hours=1.5",
+                     inventory_vars=dict(aws_vars(moto_server), hybrid_routing_environment=environment))
+    assert run.rc == 0, run.output
+    assert moto_server.calls("GetMetricData", mark) == 1
+    shown = " ".join(run.stdout.split())  # the console wraps long lines
+    assert "2 incident(s) would have triggered a rollback." in shown, run.stdout
+    assert re.search(r"to \S+: Level 2 \(error_rate\)", shown), run.stdout
+    assert re.search(r"to \S+: Level 1 \(emergency_latency\)", shown), run.stdout
+    assert "moto-secret-4410" not in run.output

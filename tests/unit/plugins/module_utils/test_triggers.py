@@ -310,3 +310,36 @@ def test_recovery_takes_n_minus_m_plus_two_periods_of_the_slowest_firing_rule() 
     assert t.recovery_seconds(rules, []) == 0
     loose = [rule(evaluation_periods=5, datapoints_to_alarm=3)]
     assert t.recovery_seconds(loose, ["latency"]) == 240
+
+
+# -- back-testing
+
+
+def test_backtest_finds_each_firing_span_and_the_incidents() -> None:
+    latency = rule(evaluation_periods=3)                      # level 1, > 10 for 3 of 3 minutes
+    errors = rule(name="errors", level=2, evaluation_periods=2)
+    start = END - 3600
+    minutes = range(-70, 0)  # datapoints from 70 minutes before END
+    latency_values = {m: (20 if -40 <= m < -30 else 1) for m in minutes}
+    error_values = {m: (20 if -35 <= m < -28 else 1) for m in minutes}
+    data = {
+        "r0": {"timestamps": [END + 60 * m for m in minutes], "values": [latency_values[m] for m in minutes]},
+        "r1": {"timestamps": [END + 60 * m for m in minutes], "values": [error_values[m] for m in minutes]},
+    }
+    found = t.backtest([latency, errors], data, start, END)
+    [lat] = found["rules"]["latency"]
+    # Breaching minutes -40..-31: a 3-of-3 judgement at boundary b looks at minutes b-3..b-1.
+    assert (lat["from"], lat["to"], lat["level"]) == (t._iso(END - 37 * 60), t._iso(END - 30 * 60), 1)
+    [err] = found["rules"]["errors"]
+    assert (err["from"], err["to"]) == (t._iso(END - 33 * 60), t._iso(END - 28 * 60))
+    [incident] = found["incidents"]
+    assert incident["level"] == 2 and incident["rules"] == ["latency", "errors"]
+    assert found["highest_level"] == 2
+    assert found["summary"][0].endswith("1 incident(s) would have triggered a rollback.")
+
+
+def test_backtest_of_a_quiet_period() -> None:
+    data = {"r0": {"timestamps": [END - 60 * m for m in range(1, 60)], "values": [1.0] * 59}}
+    found = t.backtest([rule()], data, END - 1800, END)
+    assert found["incidents"] == [] and found["highest_level"] == 0
+    assert found["summary"][-1] == "  Never fired: latency."
