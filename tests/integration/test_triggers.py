@@ -179,3 +179,30 @@ def test_backtest_replays_a_seeded_history(runner, api, moto_server):
     assert re.search(r"to \S+: Level 2 \(error_rate\)", shown), run.stdout
     assert re.search(r"to \S+: Level 1 \(emergency_latency\)", shown), run.stdout
     assert "moto-secret-4410" not in run.output
+
+
+def test_alarms_are_created_once(runner, api, moto_server):
+    import secrets
+
+    environment = f"itest-alarms-{secrets.token_hex(3)}"
+    inventory = dict(aws_vars(moto_server), hybrid_routing_environment=environment)
+    cw = moto_server.cloudwatch()
+
+    def alarms() -> dict:
+        found = cw.describe_alarms(AlarmNamePrefix=f"hybrid-routing-{environment}-")["MetricAlarms"]
+        return {a["AlarmName"]: a for a in found}
+
+    dry = runner.run("playbooks/alarms.yml", "--check", inventory_vars=inventory)
+    assert dry.rc == 0, dry.output
+    assert alarms() == {}
+    real = runner.run("playbooks/alarms.yml", inventory_vars=inventory)
+    assert real.rc == 0, real.output
+    created = alarms()
+    assert len(created) == 16
+    failed = created[f"hybrid-routing-{environment}-level2-failed"]
+    assert failed["MetricName"] == "RollbackFailed" and failed["Threshold"] == 0
+    assert {d["Name"]: d["Value"] for d in failed["Dimensions"]} == {"Environment": environment, "Level": "2",
+                                                                      "Drill": "false"}
+    again = runner.run("playbooks/alarms.yml", inventory_vars=inventory)
+    assert again.rc == 0 and "changed=0" in again.stdout, again.stdout
+    assert "moto-secret-4410" not in real.output + again.output
