@@ -5,9 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
 # --full: also the slow cases (marker `full`, e.g. every level at every latency); the default run deselects them.
-select=(-m "not full")
+select=(-m "not full and not alone")
 if [ "${1:-}" = "--full" ]; then
-  select=()
+  select=(-m "not alone")
   shift
 fi
 bash scripts/setup.sh
@@ -32,6 +32,9 @@ step "pytest"
 # Two workers (the machines have 2 cores): the integration tests mostly wait on ansible-playbook and the sandbox.
 # Each worker starts its own sandbox and moto on free ports.
 python -m pytest -q -p no:cacheprovider -n "${HR_TEST_WORKERS:-2}" "${select[@]}" "$@"
+
+step "timing goals, measured alone (marker alone: evaluating the trigger rules of 50 environments)"
+python -m pytest -q -s -p no:cacheprovider -m alone tests/integration
 
 step "benchmark, short mode (fails when a goal of docs/performance.md is missed)"
 python benchmarks/bench.py --short

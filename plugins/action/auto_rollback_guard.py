@@ -5,8 +5,12 @@
 
 from __future__ import annotations
 
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._aws import preload
 from ansible_collections.matbakh.hybrid_routing.plugins.modules import auto_rollback_guard
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import InProcessModuleAction
+
+# Imported once, in the playbook process: the workers forked per host inherit boto3 and the service model.
+preload('dynamodb')
 
 
 class ActionModule(InProcessModuleAction):

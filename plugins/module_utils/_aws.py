@@ -40,6 +40,24 @@ THROTTLING_CODES = frozenset((
 ))
 
 
+def preload(*services: str) -> None:
+    """Import boto3 and load the service models now: an action plugin calls this when Ansible imports it, in
+    the playbook process, so that every worker forked for a host inherits them instead of loading them again
+    (about 0.25 s of CPU each: 50 environments on 2 cores would spend 6 s on it)."""
+    if not HAS_BOTO3:
+        return
+    import boto3
+
+    session = boto3.session.Session(region_name="us-east-1")
+    loader = session._session.get_component("data_loader")
+    for service in services:
+        loader.load_service_model(service, "service-2")
+    _SHARED["loader"] = loader
+
+
+_SHARED: dict[str, Any] = {}
+
+
 class AWSError(Exception):
     """A boto3 call failed; the message names the call and the AWS error code, never credentials."""
 
@@ -61,8 +79,13 @@ class AWSAccess:
         self.params = params
         self.service = service
         import boto3
+        import botocore.session
 
+        core = botocore.session.get_session()
+        if "loader" in _SHARED:  # the models the playbook process loaded before forking (preload)
+            core.register_component("data_loader", _SHARED["loader"])
         self.session = boto3.session.Session(
+            botocore_session=core,
             aws_access_key_id=params.get("aws_access_key") or None,
             aws_secret_access_key=params.get("aws_secret_key") or None,
             aws_session_token=params.get("aws_session_token") or None,

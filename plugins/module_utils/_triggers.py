@@ -362,7 +362,7 @@ def summarize(environment: str, results: list[dict[str, Any]], end: float) -> di
         "inconclusive": by_state[INCONCLUSIVE],
         "errors": by_state[ERROR],
         "recommended_level": max(levels) if levels else 0,
-        "clear": not by_state[BREACHING] and not by_state[ERROR],
+        "all_clear": not by_state[BREACHING] and not by_state[ERROR],
     }
 
 

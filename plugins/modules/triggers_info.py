@@ -112,7 +112,7 @@ evaluation:
       description: Highest level among the breaching rules; 0 when none breaches.
       type: int
       sample: 2
-    clear:
+    all_clear:
       description: No rule breaches and none is in error.
       type: bool
       sample: false
@@ -202,12 +202,12 @@ class TriggerEvaluator:
         timeout = params["wait_timeout"]
         if timeout <= 0:
             first = self.evaluate()
-            if first["clear"]:
+            if first["all_clear"]:
                 return {"evaluation": first, "calls": self.calls, "rules": self.rules,
                         "wait": {"polls": 1, "answered": 1, "unanswered": 0, "last_answer_seconds": None,
                                  "elapsed": 0.0}}
             timeout = recovery_seconds(self.rules, first["breaching"] + first["errors"])
-        outcome = poll_until(one, lambda found: found["clear"], timeout, params["interval"],
+        outcome = poll_until(one, lambda found: found["all_clear"], timeout, params["interval"],
                              transient=(AWSTransientError,))
         last = outcome.last_read
         result = {"evaluation": last or self.evaluate(), "calls": self.calls, "rules": self.rules,

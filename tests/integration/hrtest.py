@@ -164,7 +164,8 @@ class Runner:
         return path
 
     def _prepare(self, playbook: str, args: tuple[str, ...], env: dict[str, str] | None, token: str | None,
-                 inventory_vars: dict[str, Any] | None) -> tuple[list[str], dict[str, str], Path]:
+                 inventory_vars: dict[str, Any] | None, inventory: Path | None = None
+                 ) -> tuple[list[str], dict[str, str], Path]:
         self.runs += 1
         record = self.tmp_path / f"tasks-{self.runs}.jsonl"
         full_env = dict(os.environ)
@@ -186,12 +187,14 @@ class Runner:
             full_env["ADMIN_TOKEN"] = token
         full_env.update(env or {})
         target = playbook if "." in playbook and "/" not in playbook else str(REPO / playbook)
-        cmd = [str(BIN / "ansible-playbook"), target, "-i", str(self.inventory(**(inventory_vars or {}))), *args]
+        inventory = inventory or self.inventory(**(inventory_vars or {}))
+        cmd = [str(BIN / "ansible-playbook"), target, "-i", str(inventory), *args]
         return cmd, full_env, record
 
     def run(self, playbook: str, *args: str, env: dict[str, str] | None = None, token: str | None = "default",
-            inventory_vars: dict[str, Any] | None = None, timeout: float = 300) -> PlaybookRun:
-        cmd, full_env, record = self._prepare(playbook, args, env, token, inventory_vars)
+            inventory_vars: dict[str, Any] | None = None, timeout: float = 300,
+            inventory: Path | None = None) -> PlaybookRun:
+        cmd, full_env, record = self._prepare(playbook, args, env, token, inventory_vars, inventory)
         started = time.monotonic()
         proc = subprocess.run(cmd, cwd=self.tmp_path, env=full_env, capture_output=True, text=True, timeout=timeout,
                               check=False)

@@ -53,14 +53,14 @@ def test_a_healthy_service_fires_nothing_in_one_call(runner, monitored, moto_ser
     assert found["calls"] == 1
     assert moto_server.calls("GetMetricData", mark) == 1  # counted on the moto side
     result = found["evaluation"]
-    assert result["recommended_level"] == 0 and result["clear"] is True, result
+    assert result["recommended_level"] == 0 and result["all_clear"] is True, result
     assert {r["state"] for r in result["rules"]} == {"ok"}
     latency = next(r for r in result["rules"] if r["name"] == "emergency_latency")
     assert len(latency["datapoints"]) == 5 and all(p["value"] == 0.8 for p in latency["datapoints"])
     assert "moto-secret-4410" not in real.output
 
     check = runner.run(playbook(tmp_path, [triggers_task(monitored, moto_server, fast_rules())]), "--check")
-    assert check.rc == 0 and evaluation(check)["evaluation"]["clear"] is True
+    assert check.rc == 0 and evaluation(check)["evaluation"]["all_clear"] is True
     assert not evaluation(check)["changed"]
 
 
@@ -104,7 +104,7 @@ def test_unreadable_metrics_are_errors_never_a_pass(runner, monitored, moto_serv
     assert run.rc == 0, run.output
     result = evaluation(run)["evaluation"]
     assert {r["state"] for r in result["rules"]} == {"error"}
-    assert result["clear"] is False and result["recommended_level"] == 0
+    assert result["all_clear"] is False and result["recommended_level"] == 0
     assert "got no answer" in result["rules"][0]["reason"]
 
 
@@ -119,7 +119,7 @@ def test_wait_until_clear_sees_the_recovery(runner, monitored, moto_server, tmp_
                                                        wait_timeout=60, interval=2)]))
     assert run.rc == 0, run.output
     found = evaluation(run)
-    assert found["evaluation"]["clear"] is True
+    assert found["evaluation"]["all_clear"] is True
     assert found["wait"]["polls"] >= 2 and found["wait"]["elapsed"] < 40, found["wait"]
 
 

@@ -229,12 +229,12 @@ def test_the_recommended_level_is_the_highest_breaching() -> None:
     found = t.evaluate(rules, "prod", data, END)
     assert found["breaching"] == ["latency", "errors"]
     assert found["recommended_level"] == 2
-    assert found["clear"] is False
+    assert found["all_clear"] is False
 
 
 def test_nothing_breaching_recommends_nothing() -> None:
     found = t.evaluate([rule()], "prod", {"r0": series([1] * 5)}, END)
-    assert found["recommended_level"] == 0 and found["clear"] is True
+    assert found["recommended_level"] == 0 and found["all_clear"] is True
 
 
 def test_an_unreadable_metric_is_an_error_never_a_pass() -> None:
@@ -242,7 +242,7 @@ def test_an_unreadable_metric_is_an_error_never_a_pass() -> None:
     found = t.evaluate([rule()], "prod", data, END)
     assert found["rules"][0]["state"] == "error"
     assert "Forbidden: denied" in found["rules"][0]["reason"]
-    assert found["errors"] == ["latency"] and found["clear"] is False
+    assert found["errors"] == ["latency"] and found["all_clear"] is False
 
 
 def test_a_failed_call_fails_every_rule() -> None:

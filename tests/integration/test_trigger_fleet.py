@@ -1,0 +1,90 @@
+"""Evaluating the default trigger rules for 50 environments: one GetMetricData call per environment (counted by
+moto), and under 10 s for the whole fleet (docs/performance.md)."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import secrets
+import time
+
+import pytest
+import yaml
+from test_triggers import aws_vars
+
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils import _triggers
+from hrtest import Moto
+
+ENVIRONMENTS = 50
+HEALTHY = {"EmergencyOperationLatency": 0.8, "CriticalOperationLatency": 1.6, "ErrorRate": 0.4,
+           "Availability": 99.95, "GDPRComplianceRate": 100.0, "SecurityScore": 96.0,
+           "PIIDetectionFailureRate": 0.1, "AuditTrailIntegrityFailures": 0.0, "CostAgainstBudget": 85.0,
+           "CostSpike": 100.0}
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def seed_fleet(moto, prefix: str) -> list[str]:
+    """One datapoint per period of each rule's window, per environment: what the rules read (moto scans every
+    datapoint of the window for every period of every query, so a denser history measures moto, not us)."""
+    rules = _triggers.validate_rules(_triggers.default_rules())
+    if time.time() % 60 > 40:  # the evaluation must fall in the minute the data were seeded for
+        time.sleep(61 - time.time() % 60)
+    _start, end = _triggers.window(rules, time.time())
+    names = [f"{prefix}-{index:02d}" for index in range(ENVIRONMENTS)]
+    data = []
+    for name in names:
+        for rule in rules:
+            period = rule["metric"]["period"]
+            for k in range(rule["evaluation_periods"]):
+                at = datetime.datetime.fromtimestamp(end - (k + 1) * period + 1, datetime.UTC)
+                data.append({"MetricName": rule["metric"]["name"], "Value": HEALTHY[rule["metric"]["name"]],
+                             "Unit": rule["metric"]["unit"], "Timestamp": at,
+                             "Dimensions": [{"Name": "Environment", "Value": name}]})
+    cw = moto.cloudwatch()
+    for offset in range(0, len(data), 1000):
+        cw.put_metric_data(Namespace=_triggers.NAMESPACE, MetricData=data[offset:offset + 1000])
+    return names
+
+
+@pytest.mark.alone
+def test_fifty_environments_in_under_ten_seconds(runner, tmp_path):
+    # A moto of its own: moto scans every datapoint of the window, other tests' included.
+    moto_server = Moto(tmp_path)
+    try:
+        check_fleet(runner, moto_server, tmp_path)
+    finally:
+        moto_server.stop()
+
+
+def check_fleet(runner, moto_server, tmp_path) -> None:
+    prefix = f"fleet-{secrets.token_hex(3)}"
+    names = seed_fleet(moto_server, prefix)
+    hosts = {name: {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                    "hybrid_routing_environment": name, **aws_vars(moto_server)} for name in names}
+    inventory = tmp_path / "fleet.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
+    playbook = tmp_path / "evaluate.yml"
+    playbook.write_text(yaml.safe_dump([{"name": "Evaluate the fleet", "hosts": "all", "gather_facts": False,
+                                         "tasks": [{"name": "Evaluate", "matbakh.hybrid_routing.triggers_info": {
+                                             "environment": "{{ hybrid_routing_environment }}",
+                                             "aws_endpoint_url": "{{ hybrid_routing_aws_endpoint_url }}",
+                                             "aws_region": "{{ hybrid_routing_aws_region }}",
+                                             "aws_access_key": "{{ hybrid_routing_aws_access_key }}",
+                                             "aws_secret_key": "{{ hybrid_routing_aws_secret_key }}"},
+                                             "register": "found"}]}]))
+    mark = moto_server.mark()
+    moto_cpu = _cpu_seconds(moto_server.proc.pid)
+    run = runner.run(str(playbook), "--forks", "10", inventory=inventory)
+    assert run.rc == 0, run.output
+    assert moto_server.calls("GetMetricData", mark) == ENVIRONMENTS
+    evaluations = run.by_action("matbakh.hybrid_routing.triggers_info")
+    assert len(evaluations) == ENVIRONMENTS
+    assert all(task["evaluation"]["all_clear"] and task["calls"] == 1 for task in evaluations)
+    moto_cpu = _cpu_seconds(moto_server.proc.pid) - moto_cpu
+    assert run.seconds < 10, f"{ENVIRONMENTS} environments took {run.seconds:.1f}s ({moto_cpu:.1f} CPU s in moto)"
+    print(f"\n{ENVIRONMENTS} environments evaluated in {run.seconds:.2f}s ({moto_cpu:.2f} CPU s in moto)")
