@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: set up, start the sandbox, run a Level 1 rollback against it
-# (dry run first, then for real) and show the outcome.
+# (dry run first, then for real) and show the outcome. Then the automatic side: an incident starts, the metrics
+# breach, auto_rollback picks the level, the metrics recover, and a second run does nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -43,4 +44,26 @@ echo "== Level 1 rollback: ansible-playbook playbooks/rollback_level1.yml -i inv
 ansible-playbook playbooks/rollback_level1.yml -i inventories/sandbox
 
 echo "== State after:"; show_state
+
+echo "== An incident: error rate up (sandbox incident kind 'routing', as if it began an hour ago)"
+python - "$api" <<'PY'
+import json, sys, urllib.request
+body = json.dumps({"incident": {"kind": "routing", "history_seconds": 3600}}).encode()
+req = urllib.request.Request(sys.argv[1] + "/_sandbox/reset", method="POST")
+urllib.request.urlopen(req, timeout=10).read()
+req = urllib.request.Request(sys.argv[1] + "/_sandbox/faults", data=body, method="PATCH",
+                             headers={"Content-Type": "application/json"})
+urllib.request.urlopen(req, timeout=10).read()
+PY
+sleep 12  # the sandbox publishes its metrics every 10 s
+
+echo "== What would happen: ansible-playbook playbooks/auto_rollback.yml -i inventories/sandbox --check"
+ansible-playbook playbooks/auto_rollback.yml -i inventories/sandbox --check
+
+echo "== Automatic rollback (it waits until the metrics show the recovery, about 2 minutes)"
+ansible-playbook playbooks/auto_rollback.yml -i inventories/sandbox
+echo "== State after:"; show_state
+
+echo "== Again: nothing fires any more, nothing is done"
+ansible-playbook playbooks/auto_rollback.yml -i inventories/sandbox
 echo "The sandbox keeps running: 'source .venv/bin/activate && python -m sandbox down' stops it."

@@ -54,17 +54,17 @@ def decide(evaluation: dict[str, Any], ceiling: int, ran: list[int], dry_run: bo
     if dry_run and current:
         return {"action": DRY_RUN_DONE, "level": current, "trigger": trigger,
                 "reason": f"Dry run: after Level {current}, the metrics would be watched until no rule fires, "
-                          f"and the next level run only while {trigger} still fire."}
+                          f"and the next level run only while rules still fire (now: {trigger})."}
     if level > 3:
         return {"action": NEEDS_PERSON, "level": 3, "trigger": trigger,
-                "reason": f"Every level ran and {trigger} still fire: a person must look at the service."}
+                "reason": f"Every level ran and rules still fire ({trigger}): a person must look at the service."}
     if level > ceiling:
         return {"action": NEEDS_PERSON, "level": level, "trigger": trigger,
-                "reason": f"{trigger} call for Level {level}, above the automatic ceiling (Level {ceiling}): "
-                          f"a person must run {LEVEL_PLAYBOOKS[level]}."}
+                "reason": f"The firing rules ({trigger}) call for Level {level}, above the automatic ceiling "
+                          f"(Level {ceiling}): a person must run {LEVEL_PLAYBOOKS[level]}."}
     verb = "escalate to" if current else "run"
     return {"action": RUN, "level": level, "trigger": trigger,
-            "reason": f"{_names(calling)} call for Level {level}: {verb} Level {level}."}
+            "reason": f"The firing rules ({_names(calling)}) call for Level {level}: {verb} Level {level}."}
 
 
 # The circuit breaker: a cooldown after an automatic rollback, and at most N of them per window.

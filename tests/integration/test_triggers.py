@@ -112,9 +112,9 @@ def test_wait_until_clear_sees_the_recovery(runner, monitored, moto_server, tmp_
     runner.sandbox = monitored
     monitored.set_faults({"incident": {"kind": "flag", "history_seconds": 60}})
     time.sleep(1.5)
-    code, _ = http("PATCH", f"{monitored.base}/admin/feature-flags", monitored.token,
-                   {"flags": {"hybrid_routing": False}})
-    assert code == 200
+    status, _body = http("PATCH", f"{monitored.base}/admin/feature-flags", monitored.token,
+                         {"flags": {"hybrid_routing": False}})
+    assert status == 200
     run = runner.run(playbook(tmp_path, [triggers_task(monitored, moto_server, fast_rules(), wait_until_clear=True,
                                                        wait_timeout=60, interval=2)]))
     assert run.rc == 0, run.output
@@ -138,9 +138,8 @@ def test_a_rollback_publishes_its_own_metrics(runner, monitored, moto_server):
     names = {m["MetricName"] for m in listed}
     assert {"RollbackDuration", "RollbackSucceeded", "RollbackFailed", "RollbackTargetMissed", "TimeToRecovery",
             "RecoveryIncomplete", "HealthDegradedDuringRollback"} <= names
-    phases = {d["Value"] for m in cw.list_metrics(Namespace="Matbakh/HybridRouting/Rollbacks",
-                                                   MetricName="PhaseDuration")["Metrics"]
-              for d in m["Dimensions"] if d["Name"] == "Phase"}
+    listed = cw.list_metrics(Namespace="Matbakh/HybridRouting/Rollbacks", MetricName="PhaseDuration")["Metrics"]
+    phases = {d["Value"] for m in listed for d in m["Dimensions"] if d["Name"] == "Phase"}
     assert {"preflight", "lock", "actions", "verify"} <= phases
     assert "moto-secret-4410" not in run.output
 
@@ -201,8 +200,8 @@ def test_alarms_are_created_once(runner, api, moto_server):
     assert len(created) == 16
     failed = created[f"hybrid-routing-{environment}-level2-failed"]
     assert failed["MetricName"] == "RollbackFailed" and failed["Threshold"] == 0
-    assert {d["Name"]: d["Value"] for d in failed["Dimensions"]} == {"Environment": environment, "Level": "2",
-                                                                      "Drill": "false"}
+    dimensions = {d["Name"]: d["Value"] for d in failed["Dimensions"]}
+    assert dimensions == {"Environment": environment, "Level": "2", "Drill": "false"}
     again = runner.run("playbooks/alarms.yml", inventory_vars=inventory)
     assert again.rc == 0 and "changed=0" in again.stdout, again.stdout
     assert "moto-secret-4410" not in real.output + again.output

@@ -45,3 +45,17 @@ def test_role_has_a_readme(role: Path) -> None:
 
 def test_every_role_has_specs() -> None:
     assert {p.name for p in ROLES} == {p.name for p in ROLES_DIR.iterdir() if p.is_dir()}
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
+def test_every_entry_point_states_the_same_defaults(role: Path) -> None:
+    """Entry points other than main (hybrid_routing's `auto`) share defaults/main.yml: same literal values."""
+    defaults = yaml.safe_load((role / "defaults" / "main.yml").read_text()) or {}
+    specs = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]
+    for entry, spec in specs.items():
+        for name, option in spec.get("options", {}).items():
+            if option.get("required"):
+                continue
+            assert name in defaults, f"{role.name}:{entry}: {name} has no default in defaults/main.yml"
+            assert option.get("default") == defaults[name], f"{role.name}:{entry}: default of {name} differs"
+            assert option.get("description"), f"{role.name}:{entry}: {name} has no description"

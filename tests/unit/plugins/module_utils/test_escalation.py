@@ -51,7 +51,7 @@ def test_reasons_say_what_a_person_must_run() -> None:
 def test_a_dry_run_stops_after_the_first_level() -> None:
     assert e.decide(evaluation({"error_rate": 2}), 2, [], dry_run=True)["action"] == "run"
     planned = e.decide(evaluation({"error_rate": 2}), 2, [2], dry_run=True)
-    assert planned["action"] == "planned" and "only while error_rate still fire" in planned["reason"]
+    assert planned["action"] == "planned" and "only while rules still fire (now: error_rate)" in planned["reason"]
 
 
 # -- the circuit breaker
