@@ -103,7 +103,7 @@ def service_metrics(evaluation: dict[str, Any] | None) -> dict[str, float | None
         key = IMPACT_METRICS.get(rule.get("metric"))
         values = [p["value"] for p in rule.get("datapoints", []) if p.get("value") is not None]
         if key and values and found[key] is None:
-            found[key] = values[-1]
+            found[key] = round(values[-1], 3)
     return found
 
 

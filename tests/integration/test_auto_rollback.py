@@ -100,6 +100,18 @@ def test_level3_waits_for_a_person(runner, monitored, moto_server):
     assert monitored.changes() == []
 
 
+def test_with_ceiling_3_an_outage_reverts_the_release(runner, monitored, moto_server):
+    runner.sandbox = monitored
+    current = monitored.get("/admin/releases")["current"]
+    start_incident(monitored, "release")
+    run = run_auto(runner, monitored, moto_server, hybrid_routing_auto_ceiling=3)
+    assert run.rc == 0, run.output
+    assert final(run)["decision"] == {"action": "recovered", "level": 3, "trigger": None,
+                                      "reason": "Level 3 ended the incident: no trigger rule fires any more."}
+    releases = monitored.get("/admin/releases")
+    assert releases["current"] != current and releases["deployment"] is None
+
+
 def test_inconclusive_rules_never_act(runner, monitored, moto_server):
     runner.sandbox = monitored
     start_incident(monitored, "flag")
