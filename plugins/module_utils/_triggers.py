@@ -132,6 +132,11 @@ def validate_rules(rules: Any) -> list[dict[str, Any]]:
     return checked
 
 
+def rules_or_defaults(rules: Any) -> list[dict[str, Any]]:
+    """A module's or source's `rules` option: None means the defaults; either way validated."""
+    return validate_rules(default_rules() if rules is None else rules)
+
+
 def _validate_rule(rule: dict[str, Any], label: str) -> dict[str, Any]:
     def bad(key: str, expected: str) -> RuleError:
         return RuleError(f"{label}: key '{key}' must be {expected} (got {_shown(key, rule)!r})")

@@ -104,10 +104,9 @@ from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame impo
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._triggers import (
     RuleError,
     backtest,
-    default_rules,
     fetch,
     queries,
-    validate_rules,
+    rules_or_defaults,
 )
 
 
@@ -135,7 +134,7 @@ FRAME = AWSFrame
 def work(frame: AWSFrame) -> dict[str, Any]:
     params = frame.params
     try:
-        rules = validate_rules(default_rules() if params["rules"] is None else params["rules"])
+        rules = rules_or_defaults(params["rules"])
     except RuleError as exc:
         frame.fail(f"{exc}. Fix the option rules; nothing was read.")
     end = _epoch(frame, "end") if params["end"] else time.time()

@@ -153,12 +153,11 @@ from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame impo
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._poll import poll_until, seconds
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._triggers import (
     RuleError,
-    default_rules,
     evaluate,
     fetch,
     queries,
     recovery_seconds,
-    validate_rules,
+    rules_or_defaults,
     window,
 )
 
@@ -172,7 +171,7 @@ class TriggerEvaluator:
         if not params["environment"]:
             frame.fail("environment is empty: name the environment whose metrics to evaluate")
         try:
-            self.rules = validate_rules(default_rules() if params["rules"] is None else params["rules"])
+            self.rules = rules_or_defaults(params["rules"])
         except RuleError as exc:
             frame.fail(f"{exc}. Fix the option rules; nothing was read.")
         self.environment = params["environment"]

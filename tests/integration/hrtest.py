@@ -305,3 +305,23 @@ class Moto:
     def stop(self) -> None:
         stop_process(self.proc)
         self.log.close()
+
+
+# -- CloudWatch helpers of the trigger, auto-rollback, audit and EDA tests -----------------------------------------
+
+TEST_AWS_SECRET = "moto-secret-4410"  # moto accepts any credentials; the tests check it never shows
+
+
+def fast_rules() -> list[dict[str, Any]]:
+    """The default rules with 10 s periods: the same rules, on a clock a test can wait for."""
+    from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._triggers import default_rules
+
+    rules = default_rules()
+    for rule in rules:
+        rule["metric"]["period"] = 10
+    return rules
+
+
+def aws_vars(moto: Moto) -> dict[str, Any]:
+    return {"hybrid_routing_aws_endpoint_url": moto.url, "hybrid_routing_aws_region": moto.REGION,
+            "hybrid_routing_aws_access_key": "testing", "hybrid_routing_aws_secret_key": TEST_AWS_SECRET}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from test_triggers import aws_vars, fast_rules
+from hrtest import aws_vars, fast_rules
 
 AUTO = "playbooks/auto_rollback.yml"
 DECISION = "matbakh.hybrid_routing.rollback_decision"
@@ -35,7 +35,6 @@ def final(run) -> dict:
 
 
 def guard_records(moto, environment: str) -> list:
-    client = moto.client().__class__  # noqa: F841 - keeps the import local
     import boto3
 
     db = boto3.client("dynamodb", endpoint_url=moto.url, region_name=moto.REGION, aws_access_key_id="testing",

@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 from test_auto_rollback import auto_vars, guard_records, start_incident
-from test_triggers import fast_rules
 
-from hrtest import BIN, REPO, stop_process, wait_for
+from hrtest import BIN, REPO, fast_rules, stop_process, wait_for
 
 JAVA_HOME_DEFAULT = "/usr/lib/jvm/java-17-openjdk-amd64"
 

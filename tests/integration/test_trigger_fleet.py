@@ -10,10 +10,9 @@ import time
 
 import pytest
 import yaml
-from test_triggers import aws_vars
 
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils import _triggers
-from hrtest import Moto
+from hrtest import Moto, aws_vars
 
 ENVIRONMENTS = 50
 HEALTHY = {"EmergencyOperationLatency": 0.8, "CriticalOperationLatency": 1.6, "ErrorRate": 0.4,

@@ -99,7 +99,7 @@ def events(evaluation: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
     environments = list(args.get("environments") or [args["environment"]])
-    rules = _triggers.validate_rules(args.get("rules") or _triggers.default_rules())
+    rules = _triggers.rules_or_defaults(args.get("rules") or None)
     interval = float(args.get("interval", 60))
     client = AWSAccess(_aws_params(args), "cloudwatch").client
     while True:
@@ -121,7 +121,7 @@ if __name__ == "__main__":
 
     async def _once() -> None:
         client = AWSAccess(_aws_params({}), "cloudwatch").client
-        for event in events(evaluate(client, _triggers.validate_rules(_triggers.default_rules()), sys.argv[1])):
+        for event in events(evaluate(client, _triggers.rules_or_defaults(None), sys.argv[1])):
             await _PrintQueue().put(event)
 
     asyncio.run(_once())

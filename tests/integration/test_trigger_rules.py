@@ -3,28 +3,13 @@ triggers_info, and the rollback metrics every run publishes."""
 
 from __future__ import annotations
 
-import copy
 import re
 import time
 from pathlib import Path
 
 import yaml
 
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._triggers import default_rules
-from hrtest import http
-
-
-def fast_rules() -> list[dict]:
-    """The default rules with 10 s periods: the same rules, on a clock a test can wait for."""
-    rules = copy.deepcopy(default_rules())
-    for rule in rules:
-        rule["metric"]["period"] = 10
-    return rules
-
-
-def aws_vars(moto) -> dict:
-    return {"hybrid_routing_aws_endpoint_url": moto.url, "hybrid_routing_aws_region": moto.REGION,
-            "hybrid_routing_aws_access_key": "testing", "hybrid_routing_aws_secret_key": "moto-secret-4410"}
+from hrtest import aws_vars, fast_rules, http
 
 
 def playbook(tmp_path: Path, tasks: list[dict]) -> str:
