@@ -9,7 +9,7 @@ from typing import Any
 
 from ansible_collections.matbakh.hybrid_routing.plugins.modules.rollback_report import DOCUMENTATION
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import ControllerAction
-from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._report import build_report
+from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._report import audit_record, build_report
 
 
 def _mapping_or_none(value: Any) -> dict[str, Any] | None:
@@ -28,6 +28,12 @@ class ActionModule(ControllerAction):
         }
         report = build_report(_mapping_or_none(params["run"]), params["results"], _mapping_or_none(params["failure"]),
                               params["nothing_to_do"], fallback)
+        report["trigger"] = params["trigger"]
+        authorization = _mapping_or_none(params["authorization"])
+        report["authorization"] = authorization
+        if authorization and (not authorization.get("enforced") or authorization.get("break_glass")):
+            report["summary"] += f" {authorization['reason']}"  # said plainly wherever the summary goes
+        report["audit"] = audit_record(report, params["results"])
         host = task_vars["inventory_hostname"]
         return {
             "changed": False,

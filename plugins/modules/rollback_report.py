@@ -54,6 +54,13 @@ options:
     description: Names a run that never started (O(run) null).
     type: str
     default: ""
+  trigger:
+    description: What set the run off - V(manual), or the trigger rules that fired (automatic rollback).
+    type: str
+    default: manual
+  authorization:
+    description: The decision M(matbakh.hybrid_routing.rollback_authorize) returned; null (or empty) when none was made.
+    type: raw
   results:
     description:
       - What the steps returned, each a dict or null, by phase. C(preflight) is the list of the preflight checks'
@@ -156,4 +163,22 @@ report:
       description: Whether it ran in check mode.
       type: bool
       sample: false
+    trigger:
+      description: What set the run off.
+      type: str
+      sample: manual
+    recovery:
+      description: Whether verification saw the service healthy (C(verified)), after how many seconds from the start
+        (C(seconds)), and whether a poll saw it worse on the way (C(health_degraded)).
+      type: dict
+      sample: {"verified": true, "seconds": 6.5, "health_degraded": false}
+    authorization:
+      description: Who authorized the run (M(matbakh.hybrid_routing.rollback_authorize)), or null.
+      type: dict
+      sample: {"enforced": false, "reason": "Authorization not enforced: the inventory names no people"}
+    audit:
+      description: The run's audit record (M(matbakh.hybrid_routing.audit_trail)) - who, level, trigger, each action
+        with its state before and after, rollback id, timings and outcome.
+      type: dict
+      sample: {"event": "rollback", "rollback_id": "rb-20261129T120000Z-1a2b", "actions": []}
 """

@@ -228,3 +228,63 @@ def summary(run: dict[str, Any], report: dict[str, Any], lock: dict[str, Any], u
         parts.append(f"The lock could not be released ({unlock.get('msg', 'unknown error')}): it expires after its "
                      "TTL, and your next run takes it over at once.")
     return " ".join(parts)
+
+
+def _state(results: dict[str, Any], key: str) -> dict[str, Any]:
+    found = results.get(key)
+    return found if isinstance(found, dict) else {}
+
+
+def audit_actions(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each action of the run with the state before (the snapshot of the incident) and after."""
+    before = _state(results, "snapshot").get("snapshot") or {}
+    actions = []
+    flags = _state(results, "flags")
+    if flags.get("changes"):
+        actions.append({"action": "flags", "changed": True,
+                        "before": {name: c["before"] for name, c in sorted(flags["changes"].items())},
+                        "after": {name: c["after"] for name, c in sorted(flags["changes"].items())}})
+    routing = _state(results, "routing")
+    if routing.get("routing"):
+        actions.append({"action": "routing", "changed": bool(routing.get("changed")),
+                        "before": before.get("routing"),
+                        "after": {k: routing["routing"].get(k) for k in ("mode", "weights")}})
+    release = _state(results, "release")
+    if release.get("release") or release.get("aliases"):
+        actions.append({"action": "release", "changed": bool(release.get("changed")),
+                        "before": (before.get("release") or {}).get("current") if release.get("release")
+                        else (before.get("lambda") or {}).get("functions"),
+                        "after": (release.get("release") or {}).get("current") if release.get("release")
+                        else release.get("aliases")})
+    forward = _state(results, "forward")
+    for part in ("flags", "routing", "release", "lambda"):
+        restored = forward.get(part) or {}
+        if restored.get("changed"):
+            actions.append({"action": f"restore {part}", "changed": True, "before": None, "after": restored.get(part)
+                            or restored.get("changes") or restored.get("aliases")})
+    return actions
+
+
+def audit_record(report: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
+    """The run as the audit trail keeps it: people by their ids, no free text but the summary and failure."""
+    event = "rollforward" if report["direction"] == "forward" else "rollback"
+    started = report["rollback_id"] != "not started"
+    return {
+        "event": event,
+        # One record per run: a re-run of the same report step does not write it twice.
+        "record_id": f"{report['rollback_id']}:{event}" if started else None,
+        "rollback_id": report["rollback_id"],
+        "environment": report["environment"],
+        "level": report["level"],
+        "operator": report["operator"],
+        "trigger": report.get("trigger", "manual"),
+        "authorization": report.get("authorization"),
+        "dry_run": report["dry_run"],
+        "outcome": report["outcome"],
+        "elapsed_seconds": report["elapsed_seconds"],
+        "target_seconds": report["target_seconds"],
+        "phases": report["phases"],
+        "actions": audit_actions(results),
+        "failure": (report.get("failure") or {}).get("msg"),
+        "summary": report["summary"],
+    }

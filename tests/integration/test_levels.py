@@ -17,6 +17,8 @@ LEVEL3 = "playbooks/rollback_level3.yml"
 ROLLFORWARD = "playbooks/rollforward.yml"
 HYBRID_FLAGS = {"hybrid_routing", "direct_bedrock", "intelligent_routing", "bedrock_support_mode"}
 LOCK_ACTION = "matbakh.hybrid_routing.rollback_lock"
+# Bookkeeping every run does, even one that changes nothing in the service: the lease, and its audit record.
+AUDIT_ACTION = "matbakh.hybrid_routing.audit_trail"
 AWS_SECRET = "moto-secret-9f3e27"  # moto accepts any credentials; the tests check it never shows
 SEED_CURRENT, SEED_PREVIOUS, SEED_OLDEST = "2025.01.14-2", "2025.01.10-1", "2025.01.02-1"
 
@@ -64,11 +66,11 @@ def test_level2_check_real_check_real(runner, api):
     writes = len(api.changes())
     dry2 = runner.run(LEVEL2, "--check", "--diff")
     assert dry2.rc == 0 and len(api.changes()) == writes
-    assert set(dry2.changed_actions()) <= {LOCK_ACTION}
+    assert set(dry2.changed_actions()) <= {LOCK_ACTION, AUDIT_ACTION}
 
     again = runner.run(LEVEL2)
     assert again.rc == 0, again.output
-    assert set(again.changed_actions()) == {LOCK_ACTION}
+    assert set(again.changed_actions()) == {LOCK_ACTION, AUDIT_ACTION}
     assert {c["path"] for c in api.changes()[writes:]} == {"/admin/locks/rollback"}
 
 
@@ -103,11 +105,11 @@ def test_level3_admin_api_check_real_check_real(runner, api):
     writes = len(api.changes())
     dry2 = runner.run(LEVEL3, "--check", "--diff")
     assert dry2.rc == 0 and len(api.changes()) == writes
-    assert set(dry2.changed_actions()) <= {LOCK_ACTION}
+    assert set(dry2.changed_actions()) <= {LOCK_ACTION, AUDIT_ACTION}
 
     again = runner.run(LEVEL3)
     assert again.rc == 0, again.output
-    assert set(again.changed_actions()) == {LOCK_ACTION}
+    assert set(again.changed_actions()) == {LOCK_ACTION, AUDIT_ACTION}
     assert len(rollbacks(api)) == 1, "a re-run must not revert the release a second time"
     assert api.get("/admin/releases")["current"] == SEED_PREVIOUS
 
@@ -174,7 +176,7 @@ def test_level3_lambda_check_real_check_real(runner, api, aws):
 
     again = runner.run(LEVEL3, inventory_vars=lambda_vars(aws))
     assert again.rc == 0, again.output
-    assert set(again.changed_actions()) == {LOCK_ACTION}
+    assert set(again.changed_actions()) == {LOCK_ACTION, AUDIT_ACTION}
     assert aws.aliases() == {"hybrid-router": "2", "mcp-gateway": "2"}, "a re-run must not walk one more step back"
 
 
@@ -447,8 +449,10 @@ def test_rollforward_leaves_changes_made_during_the_incident(runner, api):
 
 def test_the_prod_inventory_rolls_forward(runner, api, tmp_path):
     """Tried as a new user would: the example prod inventory, pointed at the sandbox (issue 6, point 5)."""
+    # The prod inventory names people (issue 8): a roll-forward is requested by an engineering manager.
     run = runner.run(ROLLFORWARD, "-i", str(REPO / "inventories" / "prod"), "-l", "prod-eu",
-                     "-e", f"hybrid_routing_api_base={api.base}", "-e", f"hybrid_routing_state_dir={tmp_path}")
+                     "-e", f"hybrid_routing_api_base={api.base}", "-e", f"hybrid_routing_state_dir={tmp_path}",
+                     "-e", "hybrid_routing_requester=mark")
     assert run.rc == 0, run.output
     assert "Roll-forward of prod-eu: done" in " ".join(run.stdout.split())
     assert "Nothing to roll forward" in " ".join(run.stdout.split())
