@@ -5,11 +5,17 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ansible_collections.matbakh.hybrid_routing.plugins.modules.rollback_report import DOCUMENTATION
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import ControllerAction
-from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._report import audit_record, build_report
+from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._report import (
+    audit_record,
+    build_report,
+    follow_ups,
+    timeline,
+)
 
 
 def _mapping_or_none(value: Any) -> dict[str, Any] | None:
@@ -34,6 +40,9 @@ class ActionModule(ControllerAction):
         if authorization and (not authorization.get("enforced") or authorization.get("break_glass")):
             report["summary"] += f" {authorization['reason']}"  # said plainly wherever the summary goes
         report["audit"] = audit_record(report, params["results"])
+        if report["rollback_id"] != "not started":
+            report["timeline"] = timeline(params["run"], params["results"], report)
+            report["follow_ups"] = follow_ups(time.time())
         host = task_vars["inventory_hostname"]
         return {
             "changed": False,

@@ -288,3 +288,44 @@ def audit_record(report: dict[str, Any], results: dict[str, Any]) -> dict[str, A
         "failure": (report.get("failure") or {}).get("msg"),
         "summary": report["summary"],
     }
+
+
+# The incident report (roles/hybrid_routing/templates/incident_report.md.j2 renders these).
+
+TIMELINE_STEPS = (("lock", "Rollback lock acquired", "Rollback lock acquired"),
+                  ("snapshot", "State snapshot taken", "State snapshot kept from the incident's first run"),
+                  ("flags", "Feature flags turned off", "Feature flags already off"),
+                  ("routing", "Traffic forced to MCP-only", "Traffic already MCP-only"),
+                  ("release", "Release reverted", "Release already reverted"),
+                  ("forward", "Pre-incident state restored", "Nothing to restore"),
+                  ("verify", "Recovery verified", "Recovery verified"),
+                  ("unlock", "Rollback lock released", "Rollback lock released"))
+# The seed's lessons-learned follow-ups, due after the incident.
+FOLLOW_UPS = (("Post-incident review", 1), ("Root cause analysis", 7), ("Implement the improvements", 14))
+
+
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch % 1 * 1000):03d}Z"
+
+
+def timeline(run: dict[str, Any], results: dict[str, Any], report: dict[str, Any]) -> list[dict[str, str]]:
+    """What happened when: the start, the authorization, each step of this run, and a failure."""
+    events = [(float(run["started_at"]), f"{run.get('label', 'Run')} started by {report['operator']} "
+                                         f"(trigger: {report.get('trigger', 'manual')})")]
+    authorization = report.get("authorization") or {}
+    if authorization.get("reason"):
+        events.append((float(run["started_at"]), authorization["reason"]))
+    for key, changed, unchanged in TIMELINE_STEPS:
+        found = _of_run(run, results.get(key))
+        if found is not None and not found.get("skipped"):
+            acted = found.get("changed") or key in ("lock", "verify", "unlock")
+            events.append((float(found["finished_at"]), changed if acted else unchanged))
+    failure = report.get("failure")
+    if failure:
+        events.append((float(failure.get("at") or time.time()), f"Failed at \"{failure.get('task')}\""))
+    return [{"at": _iso(at), "event": text} for at, text in sorted(events, key=lambda e: e[0])]
+
+
+def follow_ups(now: float) -> list[dict[str, str]]:
+    return [{"task": task, "due": time.strftime("%Y-%m-%d", time.gmtime(now + days * 86400))}
+            for task, days in FOLLOW_UPS]

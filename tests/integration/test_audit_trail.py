@@ -5,6 +5,7 @@ the chain, personal data is refused, and the records can go to CloudWatch Logs (
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -41,6 +42,20 @@ def test_every_run_is_recorded_and_tampering_is_found(runner, api, moto_server, 
     assert real.rc == 0, real.output
     again = runner.run(LEVEL2, inventory_vars=inventory)
     assert again.rc == 0, again.output
+
+    reports = sorted((runner.state_dir / "itest" / "reports").glob("rb-*.md"))
+    assert len(reports) == 2  # one per real run; the dry run wrote none
+    report = reports[0].read_text()
+    assert report.startswith("# Incident report: itest, Level 2 rollback")
+    assert "- Outcome: **success**" in report and "| routing | True |" in report
+    assert "Traffic forced to MCP-only" in report
+    for heading in ("## Timeline (UTC)", "## Phases against the target (300 s)", "## State before and after",
+                    "## Notifications", "## Audit", "## Follow-ups (lessons learned)"):
+        assert heading in report, heading
+    assert "Recovery verified" in report and "Rollback lock released" in report
+    assert re.search(r"- \[ \] Post-incident review, due \d{4}-\d{2}-\d{2}", report)
+    assert "Authorization not enforced" in report
+    assert "moto-secret-4410" not in report and api.token not in report
 
     first, second = records(trail)
     assert (first["seq"], second["seq"]) == (1, 2) and second["prev"] == first["hash"]

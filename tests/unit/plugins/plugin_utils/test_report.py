@@ -10,10 +10,12 @@ from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._report imp
     RunInputError,
     build_report,
     changes,
+    follow_ups,
     outcome,
     phase_seconds,
     recovery,
     start_run,
+    timeline,
 )
 
 T0 = 1_800_000_000.0
@@ -200,3 +202,24 @@ def test_a_run_refused_before_it_started():
 def test_a_failure_left_by_an_earlier_run_in_the_play_is_not_this_runs():
     done = report(run(), failure={"task": "Old", "msg": "old failure", "at": T0 - 600})
     assert done["outcome"] == "success" and done["failure"] is None
+
+
+def test_the_timeline_lists_this_runs_steps_in_order():
+    current = run(level=2)
+    results = {"lock": {"finished_at": T0 + 0.5}, "snapshot": {"finished_at": T0 + 0.8, "changed": True},
+               "flags": {"finished_at": T0 + 1.0, "changed": True}, "routing": {"finished_at": T0 + 3.0},
+               "release": {"skipped": True}, "verify": {"finished_at": T0 + 4.0},
+               "unlock": {"finished_at": T0 - 100}}  # an earlier run's: not in this timeline
+    report = {"operator": "alice", "trigger": "manual", "authorization": {"reason": "Level 2 approved by mark"},
+              "failure": None}
+    events = [e["event"] for e in timeline(current, results, report)]
+    assert events[0].endswith("started by alice (trigger: manual)")
+    assert events[1:] == ["Level 2 approved by mark", "Rollback lock acquired", "State snapshot taken",
+                          "Feature flags turned off", "Traffic already MCP-only", "Recovery verified"]
+    assert timeline(current, results, report)[2]["at"] == "2027-01-15T08:00:00.500Z"
+
+
+def test_follow_ups_are_the_seeds_with_dates():
+    assert follow_ups(T0) == [{"task": "Post-incident review", "due": "2027-01-16"},
+                              {"task": "Root cause analysis", "due": "2027-01-22"},
+                              {"task": "Implement the improvements", "due": "2027-01-29"}]
