@@ -17,8 +17,10 @@ LEVEL3 = "playbooks/rollback_level3.yml"
 ROLLFORWARD = "playbooks/rollforward.yml"
 HYBRID_FLAGS = {"hybrid_routing", "direct_bedrock", "intelligent_routing", "bedrock_support_mode"}
 LOCK_ACTION = "matbakh.hybrid_routing.rollback_lock"
-# Bookkeeping every run does, even one that changes nothing in the service: the lease, and its audit record.
 AUDIT_ACTION = "matbakh.hybrid_routing.audit_trail"
+REPORT_ACTION = "matbakh.hybrid_routing.incident_report"
+# What a run changes even when the service is already in the wanted state: the lease, its record, its report.
+BOOKKEEPING = {LOCK_ACTION, AUDIT_ACTION, REPORT_ACTION}
 AWS_SECRET = "moto-secret-9f3e27"  # moto accepts any credentials; the tests check it never shows
 SEED_CURRENT, SEED_PREVIOUS, SEED_OLDEST = "2025.01.14-2", "2025.01.10-1", "2025.01.02-1"
 
@@ -66,11 +68,11 @@ def test_level2_check_real_check_real(runner, api):
     writes = len(api.changes())
     dry2 = runner.run(LEVEL2, "--check", "--diff")
     assert dry2.rc == 0 and len(api.changes()) == writes
-    assert set(dry2.changed_actions()) <= {LOCK_ACTION, AUDIT_ACTION}
+    assert set(dry2.changed_actions()) <= BOOKKEEPING
 
     again = runner.run(LEVEL2)
     assert again.rc == 0, again.output
-    assert set(again.changed_actions()) == {LOCK_ACTION, AUDIT_ACTION}
+    assert set(again.changed_actions()) == BOOKKEEPING
     assert {c["path"] for c in api.changes()[writes:]} == {"/admin/locks/rollback"}
 
 
@@ -105,11 +107,11 @@ def test_level3_admin_api_check_real_check_real(runner, api):
     writes = len(api.changes())
     dry2 = runner.run(LEVEL3, "--check", "--diff")
     assert dry2.rc == 0 and len(api.changes()) == writes
-    assert set(dry2.changed_actions()) <= {LOCK_ACTION, AUDIT_ACTION}
+    assert set(dry2.changed_actions()) <= BOOKKEEPING
 
     again = runner.run(LEVEL3)
     assert again.rc == 0, again.output
-    assert set(again.changed_actions()) == {LOCK_ACTION, AUDIT_ACTION}
+    assert set(again.changed_actions()) == BOOKKEEPING
     assert len(rollbacks(api)) == 1, "a re-run must not revert the release a second time"
     assert api.get("/admin/releases")["current"] == SEED_PREVIOUS
 
@@ -176,7 +178,7 @@ def test_level3_lambda_check_real_check_real(runner, api, aws):
 
     again = runner.run(LEVEL3, inventory_vars=lambda_vars(aws))
     assert again.rc == 0, again.output
-    assert set(again.changed_actions()) == {LOCK_ACTION, AUDIT_ACTION}
+    assert set(again.changed_actions()) == BOOKKEEPING
     assert aws.aliases() == {"hybrid-router": "2", "mcp-gateway": "2"}, "a re-run must not walk one more step back"
 
 
