@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from ansible_collections.matbakh.hybrid_routing.plugins.modules.rollback_report import DOCUMENTATION
+from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._authorization import not_enforced
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import ControllerAction
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._report import (
     audit_record,
@@ -36,6 +37,8 @@ class ActionModule(ControllerAction):
                               params["nothing_to_do"], fallback)
         report["trigger"] = params["trigger"]
         authorization = _mapping_or_none(params["authorization"])
+        if authorization is None and not params["people_named"] and params["trigger"] == "manual":
+            authorization = not_enforced(report["level"], report["direction"], report["operator"], "")
         report["authorization"] = authorization
         if authorization and (not authorization.get("enforced") or authorization.get("break_glass")):
             report["summary"] += f" {authorization['reason']}"  # said plainly wherever the summary goes

@@ -61,6 +61,13 @@ options:
   authorization:
     description: The decision M(matbakh.hybrid_routing.rollback_authorize) returned; null (or empty) when none was made.
     type: raw
+  people_named:
+    description:
+      - Whether the inventory names people. When it does not, the frame skips
+        M(matbakh.hybrid_routing.rollback_authorize) (nothing to check) and the report records that authorization
+        was not enforced.
+    type: bool
+    default: true
   results:
     description:
       - What the steps returned, each a dict or null, by phase. C(preflight) is the list of the preflight checks'

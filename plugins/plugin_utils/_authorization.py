@@ -43,6 +43,13 @@ def check_people(people: Any) -> None:
                                      f"{', '.join(ROLES)} (got {roles!r})")
 
 
+def not_enforced(level: int, direction: str, requester: str, approver: str) -> dict[str, Any]:
+    """The decision where the inventory names no people: nothing is checked, and every record says so."""
+    key: Any = "forward" if direction == "forward" else level
+    return {"requester": requester or None, "approver": approver or None, "required_role": REQUIRED[key],
+            "break_glass": False, "automatic": False, "enforced": False, "authorized_by": None, "reason": NOT_ENFORCED}
+
+
 def authorize(people: dict[str, Any] | None, level: int, direction: str, requester: str, approver: str,
               break_glass_reason: str, automatic: bool = False, trigger: str = "", ceiling: int = 0
               ) -> dict[str, Any]:
@@ -59,7 +66,7 @@ def authorize(people: dict[str, Any] | None, level: int, direction: str, request
                     reason=f"{what} authorized by the trigger rules that fired ({trigger}), within the automatic "
                            f"ceiling (Level {ceiling}).")
     if not people:
-        return dict(base, enforced=False, authorized_by=None, reason=NOT_ENFORCED)
+        return not_enforced(level, direction, requester, approver)
     check_people(people)
     if not requester:
         raise AuthorizationError(f"{what} needs a requester: set hybrid_routing_requester to your id in "
