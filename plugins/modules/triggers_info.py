@@ -191,8 +191,11 @@ class TriggerEvaluator:
     def wait_until_clear(self) -> dict[str, Any]:
         params = self.frame.params
 
+        # The look that sized the wait (wait_timeout 0) is the first poll, not a second GetMetricData call.
+        pending: list[dict[str, Any]] = []
+
         def one(wait: float) -> dict[str, Any]:
-            found = self.evaluate(self.access.polling_client(wait))
+            found = pending.pop() if pending else self.evaluate(self.access.polling_client(wait))
             if found["errors"] and all(r["state"] == "error" for r in found["rules"]):
                 # Nothing could be read: a sample without an answer, not a verdict.
                 raise AWSTransientError(found["rules"][0]["reason"])
@@ -206,6 +209,7 @@ class TriggerEvaluator:
                         "wait": {"polls": 1, "answered": 1, "unanswered": 0, "last_answer_seconds": None,
                                  "elapsed": 0.0}}
             timeout = recovery_seconds(self.rules, first["breaching"] + first["errors"])
+            pending.append(first)
         outcome = poll_until(one, lambda found: found["all_clear"], timeout, params["interval"],
                              transient=(AWSTransientError,))
         last = outcome.last_read
