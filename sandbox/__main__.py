@@ -1,4 +1,4 @@
-"""python -m sandbox {api,up,down,aws-seed}: see sandbox/README.md."""
+"""python -m sandbox {api,sink,up,down,aws-seed}: see sandbox/README.md."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def _http_url(value: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description="Hybrid routing dev sandbox.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{api,up,down,aws-seed}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{api,sink,up,down,aws-seed}")
 
     api = sub.add_parser("api", help="run the admin API in the foreground on 127.0.0.1")
     api.add_argument("--port", type=_port, required=True, action="append",
@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--inventory", type=Path, default=Path("inventories/sandbox"), help="default: %(default)s")
     up.add_argument("--state-dir", type=Path, default=Path(".sandbox"), help="default: %(default)s")
     up.add_argument("--token", help="admin token (default: $ADMIN_TOKEN, else <state-dir>/admin_token)")
+
+    sink = sub.add_parser("sink", help="run the notification sink (Slack, PagerDuty, status page, SMTP)")
+    sink.add_argument("--port", type=_port, required=True, help="HTTP port on 127.0.0.1")
+    sink.add_argument("--smtp-port", type=_port, help="SMTP port on 127.0.0.1 (STARTTLS required)")
+    sink.add_argument("--smtp-username", help="require this SMTP login, with the password in $SINK_SMTP_PASSWORD")
+    sink.add_argument("--state-dir", type=Path, required=True, help="where requests.jsonl and the certificate go")
 
     down = sub.add_parser("down", help="stop what `up` started")
     down.add_argument("--state-dir", type=Path, default=Path(".sandbox"), help="default: %(default)s")
@@ -156,6 +162,18 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sink(args: argparse.Namespace) -> int:
+    from .sink import serve
+
+    if args.smtp_username and not os.environ.get("SINK_SMTP_PASSWORD"):
+        raise UsageError("--smtp-username needs the password in SINK_SMTP_PASSWORD")
+    try:
+        serve(args.port, args.smtp_port, args.state_dir, args.smtp_username)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on 127.0.0.1: {exc.strerror or exc}") from exc
+    return 0
+
+
 def cmd_aws_seed(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -169,7 +187,7 @@ def cmd_aws_seed(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"api": cmd_api, "up": cmd_up, "down": cmd_down, "aws-seed": cmd_aws_seed}
+COMMANDS = {"api": cmd_api, "sink": cmd_sink, "up": cmd_up, "down": cmd_down, "aws-seed": cmd_aws_seed}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -164,8 +164,43 @@ def moto_service(ctx: UpContext) -> ServiceSpec | None:
     )
 
 
+SINK_URL_VARIABLES = ("hybrid_routing_slack_api_url", "hybrid_routing_slack_webhook_url",
+                      "hybrid_routing_pagerduty_events_url", "hybrid_routing_statuspage_api_url")
+
+
+def sink_service(ctx: UpContext) -> ServiceSpec | None:
+    """The notification sink, when the inventory points a receiver at loopback: every HTTP receiver on one port, and
+    SMTP (STARTTLS, the inventory's login) when hybrid_routing_smtp_host is loopback."""
+    ports = {}
+    for variable in SINK_URL_VARIABLES:
+        url = ctx.inventory_vars.get(variable)
+        if url and urlsplit(str(url)).hostname in LOOPBACK_HOSTS:
+            ports[variable] = loopback_port(url, variable)
+    if not ports:
+        return None
+    if len(set(ports.values())) > 1:
+        raise InventoryError("the sandbox serves every notification receiver on one port; "
+                             f"these differ: {', '.join(f'{name}={port}' for name, port in ports.items())}")
+    port = next(iter(ports.values()))
+    url = f"http://127.0.0.1:{port}"
+    argv = _sandbox_argv("sink", "--port", str(port), "--state-dir", str(ctx.state_dir / "sink"))
+    env = {}
+    if str(ctx.inventory_vars.get("hybrid_routing_smtp_host") or "") in LOOPBACK_HOSTS:
+        try:
+            smtp_port = int(ctx.inventory_vars.get("hybrid_routing_smtp_port") or 587)
+        except (TypeError, ValueError) as exc:
+            raise InventoryError("hybrid_routing_smtp_port must be a port number") from exc
+        argv += ["--smtp-port", str(smtp_port)]
+        username = ctx.inventory_vars.get("hybrid_routing_smtp_username")
+        if username:
+            argv += ["--smtp-username", str(username)]
+            # via the environment: argv is visible in ps
+            env["SINK_SMTP_PASSWORD"] = str(ctx.inventory_vars.get("hybrid_routing_smtp_password") or "")
+    return ServiceSpec(name="sink", url=url, argv=argv, env=env, probe=lambda: http_answers(f"{url}/health"))
+
+
 # moto first: the admin API publishes its metrics there from the start.
-SERVICE_FACTORIES: list[Callable[[UpContext], ServiceSpec | None]] = [moto_service, admin_api_service]
+SERVICE_FACTORIES: list[Callable[[UpContext], ServiceSpec | None]] = [moto_service, admin_api_service, sink_service]
 
 
 # Process bookkeeping: <state-dir>/<name>.pid holds JSON {name, pid, url, argv}; logs go to <name>.log.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import smtplib
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +31,7 @@ def _alive(pid: int) -> bool:
 
 @pytest.fixture
 def sandbox_dirs(tmp_path: Path) -> Iterator[tuple[Path, Path, int, int]]:
-    api_port, moto_port = free_port(), free_port()
+    api_port, moto_port, sink_port, smtp_port = free_port(), free_port(), free_port(), free_port()
     inventory = tmp_path / "inventory"
     (inventory / "group_vars").mkdir(parents=True)
     (inventory / "group_vars" / "all.yml").write_text(
@@ -39,7 +40,14 @@ def sandbox_dirs(tmp_path: Path) -> Iterator[tuple[Path, Path, int, int]]:
         f"hybrid_routing_api_base: http://127.0.0.1:{api_port}\n"
         f"hybrid_routing_aws_endpoint_url: http://127.0.0.1:{moto_port}\n"
         f"hybrid_routing_aws_region: {REGION}\n"
+        f"hybrid_routing_pagerduty_events_url: http://127.0.0.1:{sink_port}/pagerduty/v2/enqueue\n"
+        f"hybrid_routing_slack_api_url: http://127.0.0.1:{sink_port}/slack/api\n"
+        "hybrid_routing_smtp_host: 127.0.0.1\n"
+        f"hybrid_routing_smtp_port: {smtp_port}\n"
+        "hybrid_routing_smtp_username: sandbox\n"
+        "hybrid_routing_smtp_password: sandbox-smtp-secret\n"
     )
+    (tmp_path / "ports.json").write_text(json.dumps({"sink": sink_port, "smtp": smtp_port}))
     state = tmp_path / "state"
     yield inventory, state, api_port, moto_port
     # Whatever the test did, leave no process behind.
@@ -68,7 +76,7 @@ def test_up_down_and_aws_seed(sandbox_dirs):
     result = run_cli("up", "--inventory", str(inventory), "--state-dir", str(state), env=env)
     assert result.returncode == 0, result.stderr
     pids = _pids(state)
-    assert set(pids) == {"admin-api", "moto"}
+    assert set(pids) == {"admin-api", "moto", "sink"}
     lines = result.stdout.splitlines()
     assert any(f"http://127.0.0.1:{api_port}" in line and str(pids["admin-api"]) in line for line in lines)
     assert any(f"http://127.0.0.1:{moto_port}" in line and str(pids["moto"]) in line for line in lines)
@@ -85,6 +93,21 @@ def test_up_down_and_aws_seed(sandbox_dirs):
     assert response.json()["current"] == "2025.01.14-2"
     assert (state / "api" / "sandbox.db").exists()
 
+    # The notification sink records what its receivers get, SMTP with STARTTLS and the inventory's login.
+    ports = json.loads((inventory.parent / "ports.json").read_text())
+    sink = f"http://127.0.0.1:{ports['sink']}"
+    event = {"routing_key": "k", "event_action": "trigger", "dedup_key": "d",
+             "payload": {"summary": "s", "source": "sandbox", "severity": "info"}}
+    assert requests.post(f"{sink}/pagerduty/v2/enqueue", json=event, timeout=5).status_code == 202
+    with smtplib.SMTP("127.0.0.1", ports["smtp"], timeout=5) as smtp:
+        smtp.starttls()
+        smtp.login("sandbox", "sandbox-smtp-secret")
+        smtp.sendmail("a@sandbox.invalid", ["b@sandbox.invalid"], "Subject: hello\n\nbody")
+    assert requests.get(f"{sink}/_sink/pagerduty", timeout=5).json()["open"] == ["d"]
+    [mail] = requests.get(f"{sink}/_sink/mail", timeout=5).json()["mail"]
+    assert mail["subject"] == "hello" and mail["tls"] and mail["auth_user"] == "sandbox"
+    assert "sandbox-smtp-secret" not in " ".join(Path(f"/proc/{pids['sink']}/cmdline").read_text().split("\0"))
+
     # moto was seeded by up.
     lam = _lambda_client(moto_port)
     for function in ("hybrid-router", "mcp-gateway"):
@@ -96,7 +119,7 @@ def test_up_down_and_aws_seed(sandbox_dirs):
     # A second up starts nothing; aws-seed is idempotent and puts a moved alias back.
     again = run_cli("up", "--inventory", str(inventory), "--state-dir", str(state), env=env)
     assert again.returncode == 0, again.stderr
-    assert again.stdout.count("already running") == 2
+    assert again.stdout.count("already running") == 3
     assert _pids(state) == pids
     lam.update_alias(FunctionName="hybrid-router", Name="live", FunctionVersion="2")
     for _run in range(2):
