@@ -14,6 +14,7 @@ from typing import Any
 from ansible_collections.matbakh.hybrid_routing.plugins.modules.incident_report import DOCUMENTATION
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import ControllerAction
 
+RUN_LOG_CALLBACK = "matbakh.hybrid_routing.run_log"
 DEFAULT_TEMPLATE = os.path.join(os.path.dirname(__file__), "..", "..", "roles", "hybrid_routing", "templates",
                                 "incident_report.md.j2")
 
@@ -28,6 +29,13 @@ def render(template_path: str, variables: dict[str, Any]) -> str:
     return environment.from_string(source).render(**variables)
 
 
+def run_log_kept() -> bool:
+    """Whether the callback that keeps the run's log beside this report is enabled for this run."""
+    from ansible import constants
+
+    return RUN_LOG_CALLBACK in (constants.config.get_config_value("CALLBACKS_ENABLED") or [])
+
+
 class ActionModule(ControllerAction):
     DOCUMENTATION = DOCUMENTATION
 
@@ -38,6 +46,7 @@ class ActionModule(ControllerAction):
             "audit": params["audit"] if isinstance(params["audit"], dict) and params["audit"] else None,
             "audit_path": params["audit_path"], "audit_error": params["audit_error"],
             "notify": params["notify"] if isinstance(params["notify"], dict) and params["notify"] else None,
+            "run_log": os.path.splitext(os.path.basename(path))[0] + ".log" if run_log_kept() else None,
         })
         try:
             with open(path, encoding="utf-8") as handle:

@@ -9,6 +9,7 @@ import getpass
 import os
 from typing import Any
 
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._notify import configured_channels
 from ansible_collections.matbakh.hybrid_routing.plugins.modules.rollback_start import DOCUMENTATION
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import ControllerAction
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._report import RunInputError, start_run
@@ -16,7 +17,7 @@ from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._report imp
 
 class ActionModule(ControllerAction):
     DOCUMENTATION = DOCUMENTATION
-    SECRET_OPTIONS = frozenset({"slack_webhook_url"})
+    SECRET_OPTIONS = frozenset({"receivers"})
 
     def act(self, params: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         operator = params["operator"] or task_vars.get("awx_user_name") or getpass.getuser()
@@ -27,6 +28,6 @@ class ActionModule(ControllerAction):
             )
         except RunInputError as exc:
             return {"failed": True, "changed": False, "msg": f"{exc} Nothing was read or written."}
-        # The same rule as slack_notify's option and its environment fallback: a webhook set either way.
-        run["notify"] = ["slack"] if params["slack_webhook_url"] or os.environ.get("SLACK_WEBHOOK_URL") else []
+        # Which notification channels are configured, by the rule rollback_notify applies: none costs no step.
+        run["notify"] = configured_channels(params["receivers"] or {}, os.environ)
         return {"changed": False, "run": run}

@@ -62,12 +62,12 @@ options:
     description: Lifetime of the rollback lease the run will take; it must cover the target.
     type: float
     default: 900
-  slack_webhook_url:
+  receivers:
     description:
-      - The Slack incoming webhook of the run, to know whether anyone is to be told; empty means E(SLACK_WEBHOOK_URL).
-      - Only its presence is used; it is never returned.
-    type: str
-    default: ""
+      - The notification receivers of the run (the options of M(matbakh.hybrid_routing.rollback_notify) that name
+        them), to know which channels are configured (RV(run.notify)); it carries credentials and is never returned.
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -117,6 +117,11 @@ run:
       description: The target the run is judged against.
       type: float
       sample: 300.0
+    notify:
+      description: The notification channels configured for the run (the frame skips notifying when none).
+      type: list
+      elements: str
+      sample: [slack, pagerduty]
     deadline:
       description: Epoch seconds by which the target is met.
       type: float
@@ -129,9 +134,4 @@ run:
       description: Epoch seconds when the run started.
       type: float
       sample: 1796040000.0
-    notify:
-      description: The notification channels configured for the run (the frame skips the notification when none).
-      type: list
-      elements: str
-      sample: [slack]
 """

@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 
-from hrtest import Moto, Runner, Sandbox
+from hrtest import SINK_SMTP_PASSWORD, Moto, Runner, Sandbox, Sink
 
 
 @pytest.fixture(scope="session")
@@ -54,3 +54,17 @@ def monitored(tmp_path, moto_server):
     box.environment = environment
     yield box
     box.stop()
+
+
+@pytest.fixture(scope="session")
+def sink_server(tmp_path_factory):
+    server = Sink(tmp_path_factory.mktemp("sink"), SINK_SMTP_PASSWORD)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sink(sink_server):
+    """The notification sink (Slack, PagerDuty, status page, SMTP), with nothing recorded and no faults."""
+    sink_server.reset()
+    return sink_server

@@ -176,7 +176,7 @@ class Runner:
             "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
             "ANSIBLE_COLLECTIONS_PATH": os.environ["HR_TEST_COLLECTIONS_ROOT"],
             "ANSIBLE_CALLBACK_PLUGINS": str(HERE / "callback_plugins"),
-            "ANSIBLE_CALLBACKS_ENABLED": "task_record",
+            "ANSIBLE_CALLBACKS_ENABLED": "task_record,matbakh.hybrid_routing.run_log",
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_LOCAL_TEMP": str(self.tmp_path / "ansible-tmp"),
             "HR_TASK_RECORD": str(record),
@@ -325,3 +325,56 @@ def fast_rules() -> list[dict[str, Any]]:
 def aws_vars(moto: Moto) -> dict[str, Any]:
     return {"hybrid_routing_aws_endpoint_url": moto.url, "hybrid_routing_aws_region": moto.REGION,
             "hybrid_routing_aws_access_key": "testing", "hybrid_routing_aws_secret_key": TEST_AWS_SECRET}
+
+
+# The sink's SMTP password: a marker that must never appear anywhere but in the SMTP login.
+SINK_SMTP_PASSWORD = f"SECRETsmtp{secrets.token_hex(6)}"
+
+
+class Sink:
+    """`python -m sandbox sink`: Slack, PagerDuty, status page and SMTP (STARTTLS + login) on free loopback ports,
+    recording what each receiver got."""
+
+    SMTP_USER = "rollback-bot"
+
+    def __init__(self, state_dir: Path, smtp_password: str):
+        self.port, self.smtp_port = free_port(), free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.state_dir = state_dir
+        self.log = open(state_dir / "sink.log", "ab")  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sandbox", "sink", "--port", str(self.port), "--smtp-port", str(self.smtp_port),
+             "--smtp-username", self.SMTP_USER, "--state-dir", str(state_dir)],
+            cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=dict(os.environ, SINK_SMTP_PASSWORD=smtp_password),
+        )
+        wait_for(self._ready, timeout=20)
+
+    def _ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"sink exited with {self.proc.returncode}; see {self.state_dir / 'sink.log'}")
+        try:
+            return http("GET", f"{self.base}/health", timeout=1)[0] == 200
+        except OSError:
+            return False
+
+    def get(self, what: str) -> Any:
+        status, body = http("GET", f"{self.base}/_sink/{what}")
+        assert status == 200, body
+        return body.get(what, body)
+
+    def requests(self, prefix: str = "") -> list[dict[str, Any]]:
+        return [item for item in self.get("requests") if item["path"].startswith(prefix)]
+
+    def reset(self) -> None:
+        assert http("DELETE", f"{self.base}/_sink/requests")[0] == 200
+
+    def fail(self, prefix: str, status: int, times: int, retry_after: float | None = None) -> None:
+        fault: dict[str, Any] = {"status": status, "times": times}
+        if retry_after is not None:
+            fault["retry_after"] = retry_after
+        assert http("PUT", f"{self.base}/_sink/faults", body={prefix: fault})[0] == 200
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+        self.log.close()

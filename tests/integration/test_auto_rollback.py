@@ -90,13 +90,20 @@ def test_a_cost_incident_of_the_direct_path_climbs_to_level2(runner, monitored, 
     assert monitored.get("/admin/routing")["mode"] == "mcp_only"
 
 
-def test_level3_waits_for_a_person(runner, monitored, moto_server):
+def test_level3_waits_for_a_person_and_pages_one(runner, monitored, moto_server, sink):
     runner.sandbox = monitored
     start_incident(monitored, "release")
-    run = run_auto(runner, monitored, moto_server)
+    run = run_auto(runner, monitored, moto_server, hybrid_routing_pagerduty_routing_key="auto-routing-key",
+                   hybrid_routing_pagerduty_events_url=f"{sink.base}/pagerduty/v2/enqueue",
+                   hybrid_routing_slack_webhook_url=f"{sink.base}/slack/webhook/T/B/auto")
     assert run.rc == 2
     assert "a person must run playbooks/rollback_level3.yml" in " ".join(run.output.split())
     assert monitored.changes() == []
+    [page] = sink.get("pagerduty")["pages"]
+    assert page["summary"].startswith(f"Automatic rollback of {monitored.environment} needs a person: ")
+    assert "playbooks/rollback_level3.yml" in page["summary"]
+    [slack] = sink.requests("/slack/")
+    assert "needs a person" in slack["body"]["text"]
 
 
 def test_with_ceiling_3_an_outage_reverts_the_release(runner, monitored, moto_server):

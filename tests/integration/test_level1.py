@@ -161,7 +161,9 @@ def test_notification_failure_does_not_fail_the_rollback(runner, api):
     port = free_port()
     run = runner.run(PLAYBOOK, inventory_vars={"hybrid_routing_slack_webhook_url": f"http://127.0.0.1:{port}/x/SECRET"})
     assert run.rc == 0, run.output
-    assert "[WARNING]: Slack notification not delivered: Cannot reach the Slack webhook" in run.output
+    output = " ".join(run.output.split())
+    assert "Notifications: 0 of 1 sent; slack message to incoming webhook FAILED: Cannot reach the Slack webhook at " \
+        "http://127.0.0.1/<redacted>: connection refused" in output
     assert "SECRET" not in run.output
 
 

@@ -1,0 +1,253 @@
+# Copyright: (c) 2026, matbakh platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""Who is told what about a rollback, and the HTTP receivers that tell them (Slack, PagerDuty, a status page).
+
+The rules (docs/runbook.md, "Notifications") live here once: Slack hears of every run; e-mail goes to the operations
+list from Level 2 and for a roll-forward, to management for Level 3; PagerDuty is paged when a Level 3 rollback starts
+acting and resolved when its recovery is verified, and a break-glass Level 2 pages for confirmation; a status page
+incident is opened and resolved with Level 3 (never for a drill: a drill must not tell customers anything).
+Credentials travel only in the request field their receiver reads; nothing returned here carries one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import HTTPClient, HTTPClientError
+
+SLACK_API_URL = "https://slack.com/api"
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+STATUSPAGE_API_URL = "https://api.statuspage.io/v1"
+DEFAULT_SLACK_CHANNEL = "#ops-alerts"
+MARKERS = {"success": ":white_check_mark:", "target_missed": ":warning:", "failed": ":rotating_light:",
+           "dry_run": ":mag:", "started": ":rotating_light:"}
+VERIFIED_OUTCOMES = ("success", "target_missed")
+
+
+# What makes a channel configured: any of these settings, or the environment variable the module falls back on.
+CHANNEL_SETTINGS = {
+    "slack": (("slack_token", "SLACK_TOKEN"), ("slack_webhook_url", "SLACK_WEBHOOK_URL")),
+    "email": (("smtp_host", None),),
+    "pagerduty": (("pagerduty_routing_key", "PAGERDUTY_ROUTING_KEY"),),
+    "statuspage": (("statuspage_page_id", None),),
+}
+
+
+def configured_channels(receivers: dict[str, Any], environ: Any) -> list[str]:
+    """The channels some setting (or its environment fallback) turns on: a run with none costs no notify step."""
+    return [channel for channel, settings in CHANNEL_SETTINGS.items()
+            if any(receivers.get(name) or (variable and environ.get(variable)) for name, variable in settings)]
+
+
+class NotificationError(Exception):
+    """A receiver refused or never answered; the message is safe to show (no credential in it)."""
+
+
+def label(report: dict[str, Any]) -> str:
+    if report.get("direction") == "forward":
+        return "Roll-forward"
+    return f"Level {report.get('level')} rollback"
+
+
+def _who(report: dict[str, Any]) -> tuple[str, str]:
+    authorization = report.get("authorization") or {}
+    requester = authorization.get("requester") or report.get("operator") or "unknown"
+    if authorization.get("break_glass"):
+        approver = "none (BREAK GLASS)"
+    elif authorization.get("automatic"):
+        approver = f"trigger rule ({report.get('trigger')})"
+    elif not authorization.get("enforced"):
+        approver = "authorization not enforced"
+    else:
+        approver = authorization.get("approver") or f"{authorization.get('authorized_by')} (holds the role)"
+    return str(requester), str(approver)
+
+
+def facts(report: dict[str, Any], phase: str) -> list[tuple[str, str]]:
+    """The lines every message carries: level, environment, trigger, operator, approver, time against target,
+    outcome."""
+    requester, approver = _who(report)
+    target = float(report.get("target_seconds") or 0)
+    if phase == "start":
+        timing = f"target {target:.0f}s"
+        outcome = "started"
+    else:
+        elapsed = float(report.get("elapsed_seconds") or 0)
+        timing = f"{elapsed:.1f}s of a {target:.0f}s target" if target else f"{elapsed:.1f}s"
+        outcome = str(report.get("outcome"))
+    return [("Level", label(report)), ("Environment", str(report.get("environment"))),
+            ("Trigger", str(report.get("trigger") or "manual")), ("Operator", requester), ("Approver", approver),
+            ("Time", timing), ("Outcome", outcome), ("Rollback id", str(report.get("rollback_id") or report.get("id")))]
+
+
+def headline(report: dict[str, Any], phase: str, drill: bool) -> str:
+    prefix = "[DRILL] " if drill else ""
+    if phase == "attention":
+        return f"{prefix}Automatic rollback of {report.get('environment')} needs a person"
+    if phase == "start":
+        return f"{prefix}{label(report)} of {report.get('environment')} started"
+    return f"{prefix}{label(report)} of {report.get('environment')}: {report.get('outcome')}"
+
+
+def text_message(report: dict[str, Any], phase: str, drill: bool) -> str:
+    lines = [headline(report, phase, drill)]
+    lines += [f"{name}: {value}" for name, value in facts(report, phase)]
+    if phase == "finish" and report.get("summary"):
+        lines += ["", str(report["summary"])]
+    return "\n".join(lines)
+
+
+def slack_message(report: dict[str, Any], phase: str, drill: bool) -> dict[str, Any]:
+    if phase == "attention":
+        return {"text": f"{MARKERS['failed']} *{headline(report, phase, drill)}*\n{report.get('summary')}"}
+    marker = MARKERS.get("started" if phase == "start" else str(report.get("outcome")), "")
+    fields = " · ".join(f"*{name}:* {value}" for name, value in facts(report, phase))
+    text = f"{marker} *{headline(report, phase, drill)}*\n{fields}"
+    if phase == "finish" and report.get("summary"):
+        text += f"\n{report['summary']}"
+    return {"text": text}
+
+
+def email_plan(report: dict[str, Any], drill: bool, ops_to: list[str],
+               management_to: list[str]) -> dict[str, Any] | None:
+    """The one e-mail of a finished run, or None when nobody is to get one."""
+    forward = report.get("direction") == "forward"
+    level = int(report.get("level") or 0)
+    to = list(ops_to) if (forward or level >= 2) else []
+    cc = list(management_to) if (not forward and level >= 3) else []
+    if not to and not cc:
+        return None
+    return {"to": to or cc, "cc": cc if to else [], "subject": headline(report, "finish", drill),
+            "body": text_message(report, "finish", drill)}
+
+
+def dedup_key(environment: str, incident: str) -> str:
+    """One key per incident (the first rollback of it: the snapshot's rollback id), so that a re-run or an escalation
+    updates the page instead of paging again."""
+    return f"matbakh.hybrid_routing/{environment}/{incident}"
+
+
+def pagerduty_plan(report: dict[str, Any], phase: str, acting: bool) -> str | None:
+    """trigger, resolve or None, by the rules in this module's docstring."""
+    if phase == "attention":
+        return "trigger"
+    if report.get("dry_run") or report.get("direction") == "forward":
+        return None
+    level = int(report.get("level") or 0)
+    authorization = report.get("authorization") or {}
+    if phase == "start":
+        return "trigger" if level >= 3 and acting else None
+    if level >= 3:
+        return "resolve" if report.get("outcome") in VERIFIED_OUTCOMES else "trigger"
+    if authorization.get("break_glass"):
+        return "trigger"  # asks a manager to confirm the break-glass run afterwards
+    return None
+
+
+def pagerduty_event(report: dict[str, Any], phase: str, action: str, key: str, drill: bool,
+                    routing_key: str) -> dict[str, Any]:
+    event: dict[str, Any] = {"routing_key": routing_key, "event_action": action, "dedup_key": key}
+    if action == "trigger":
+        summary = headline(report, phase, drill)
+        if phase == "attention":
+            summary = f"{summary}: {report.get('summary')}"
+        if (report.get("authorization") or {}).get("break_glass") and int(report.get("level") or 0) < 3:
+            summary = f"{summary}: BREAK GLASS, an engineering manager must confirm"
+        event["payload"] = {
+            "summary": summary[:1024],
+            "source": f"matbakh.hybrid_routing/{report.get('environment')}",
+            # A drill pages at the lowest severity: the chain is tested, nobody is woken for it.
+            "severity": "info" if drill else "critical",
+            "component": "hybrid-routing",
+            "group": str(report.get("environment")),
+            "class": "rollback",
+            "custom_details": ({"summary": report.get("summary")} if phase == "attention"
+                               else dict(facts(report, phase))),
+        }
+    return event
+
+
+class Notifier:
+    """Sends through one shared HTTPClient per receiver; every send returns a delivery record."""
+
+    def __init__(self, *, timeout: float, retries: int, validate_certs: bool):
+        self.options = {"timeout": timeout, "retries": retries, "validate_certs": validate_certs}
+
+    def _client(self, name: str, secret_url: bool = False) -> HTTPClient:
+        return HTTPClient("", service_name=name, secret_url=secret_url, **self.options)
+
+    def slack_webhook(self, url: str, message: dict[str, Any]) -> None:
+        try:
+            self._client("the Slack webhook", secret_url=True).request("POST", url, json=message, expect_json=False)
+        except HTTPClientError as exc:
+            raise NotificationError(str(exc)) from None
+
+    def slack_post(self, api_url: str, token: str, channel: str, message: dict[str, Any]) -> None:
+        client = self._client("Slack (chat.postMessage)")
+        try:
+            body = client.request("POST", f"{api_url.rstrip('/')}/chat.postMessage",
+                                  json=dict(message, channel=channel),
+                                  headers={"Authorization": f"Bearer {token}"})[1]
+        except HTTPClientError as exc:
+            raise NotificationError(str(exc)) from None
+        # Slack's Web API answers 200 with ok=false for its own errors (not_in_channel, invalid_auth...).
+        if not isinstance(body, dict) or not body.get("ok"):
+            error = body.get("error") if isinstance(body, dict) else "an answer that is not Slack's"
+            raise NotificationError(f"Slack refused chat.postMessage to {channel}: {error}")
+
+    def pagerduty(self, events_url: str, event: dict[str, Any]) -> None:
+        try:
+            self._client("PagerDuty Events API v2").request("POST", events_url, json=event)
+        except HTTPClientError as exc:
+            raise NotificationError(str(exc)) from None
+
+    def statuspage(self, method: str, url: str, api_key: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            answer = self._client("the status page API").request(
+                method, url, json=body, headers={"Authorization": f"OAuth {api_key}"})[1]
+        except HTTPClientError as exc:
+            raise NotificationError(str(exc)) from None
+        return answer if isinstance(answer, dict) else {}
+
+
+def read_state(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            state = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def write_state(path: str, state: dict[str, Any]) -> None:
+    """Atomic: a run killed while writing leaves the previous state."""
+    os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+    temporary = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(state, handle, indent=2, sort_keys=True)
+    os.replace(temporary, path)
+
+
+def summarize(deliveries: list[dict[str, Any]]) -> str:
+    """One sentence for the run's summary: what was sent, and every failure with its reason."""
+    if not deliveries:
+        return "Notifications: none configured."
+    sent = [item for item in deliveries if item["sent"]]
+    failed = [item for item in deliveries if not item["sent"] and item.get("error")]
+    parts = [f"Notifications: {len(sent)} of {len(sent) + len(failed)} sent"]
+    if sent:
+        parts[0] += f" ({', '.join(_name(item) for item in sent)})"
+    for item in failed:
+        parts.append(f"{_name(item)} FAILED: {item['error']}")
+    return "; ".join(parts) + "."
+
+
+def _name(item: dict[str, Any]) -> str:
+    return f"{item['channel']} {item['action']}" + (f" to {item['to']}" if item.get("to") else "")
