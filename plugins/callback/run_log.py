@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 name: run_log
 type: notification
 short_description: Keep the full log of a rollback run beside its incident report
-version_added: 0.4.0
+version_added: 0.3.0
 description:
   - Records every play, task and result of the playbook run (timestamped, one line each, the result as JSON) and,
     when the run ends, writes each host's lines to C(<report>.log) beside every incident report

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: rollback_notify
 short_description: Tell people about a rollback, by level (Slack, e-mail, PagerDuty, a status page)
-version_added: 0.4.0
+version_added: 0.3.0
 description:
   - "One task per phase of a rollback tells everyone the level calls for (docs/runbook.md, Notifications):"
   - "Slack hears of every finished run: with O(slack_token) through C(chat.postMessage) to O(slack_channel), else
