@@ -36,6 +36,7 @@ class ActionModule(ControllerAction):
         report = build_report(_mapping_or_none(params["run"]), params["results"], _mapping_or_none(params["failure"]),
                               params["nothing_to_do"], fallback)
         report["trigger"] = params["trigger"]
+        report["drill"] = params["drill"]
         authorization = _mapping_or_none(params["authorization"])
         if authorization is None and not params["people_named"] and params["trigger"] == "manual":
             authorization = not_enforced(report["level"], report["direction"], report["operator"], "")

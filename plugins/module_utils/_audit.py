@@ -119,13 +119,13 @@ def append(path: str, record: dict[str, Any], now: float | None = None) -> dict[
     return stored
 
 
-def verify(path: str) -> dict[str, Any]:
-    """Walk the chain; the first record that breaks it, and why."""
+def verify(path: str, keep_last: int = 0) -> dict[str, Any]:
+    """Walk the chain; the first record that breaks it, and why; and the last keep_last records that parse."""
     try:
         with open(path, "rb") as handle:
             lines = handle.read().split(b"\n")
     except FileNotFoundError:
-        return {"valid": True, "records": 0, "first_broken": None, "last_hash": GENESIS}
+        return {"valid": True, "records": 0, "first_broken": None, "last_hash": GENESIS, "last_records": []}
     except OSError as exc:
         raise AuditError(f"Cannot read the audit trail {path}: {exc.strerror or exc}") from None
     if lines and lines[-1] == b"":
@@ -149,6 +149,22 @@ def verify(path: str) -> dict[str, Any]:
             return {"valid": False, "records": len(lines),
                     "first_broken": {"line": number, "seq": record.get("seq") if isinstance(record, dict) else None,
                                      "reason": problem},
-                    "last_hash": expected_prev}
+                    "last_hash": expected_prev, "last_records": _last(lines, keep_last)}
         expected_prev, expected_seq = record["hash"], expected_seq + 1
-    return {"valid": True, "records": len(lines), "first_broken": None, "last_hash": expected_prev}
+    return {"valid": True, "records": len(lines), "first_broken": None, "last_hash": expected_prev,
+            "last_records": _last(lines, keep_last)}
+
+
+def _last(lines: list[bytes], count: int) -> list[dict[str, Any]]:
+    """The last `count` lines that are JSON objects, oldest first."""
+    found: list[dict[str, Any]] = []
+    for line in reversed(lines):
+        if len(found) >= count:
+            break
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            found.append(record)
+    return found[::-1]

@@ -28,6 +28,10 @@ options:
     description: Fail the task when the chain is broken (the message names the first broken record).
     type: bool
     default: false
+  last:
+    description: Also return the last N records that parse (RV(last_records)), oldest first; V(0) returns none.
+    type: int
+    default: 0
 seealso:
   - module: matbakh.hybrid_routing.audit_trail
 """
@@ -61,6 +65,12 @@ last_hash:
   returned: always
   type: str
   sample: 41aa09c3...
+last_records:
+  description: The last O(last) records, oldest first.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"event": "rollback", "level": 2, "outcome": "success", "drill": true, "seq": 12}]
 finished_at:
   description: When the module finished, in epoch seconds.
   returned: always
@@ -76,13 +86,16 @@ from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame impo
 ARGUMENT_SPEC: dict[str, Any] = dict(
     path=dict(type="path", required=True),
     fail_when_broken=dict(type="bool", default=False),
+    last=dict(type="int", default=0),
 )
 FRAME = Frame
 
 
 def work(frame: Frame) -> dict[str, Any]:
+    if frame.params["last"] < 0:
+        frame.fail(f"last must be 0 or more, got {frame.params['last']}")
     try:
-        found = verify(frame.params["path"])
+        found = verify(frame.params["path"], keep_last=frame.params["last"])
     except AuditError as exc:
         frame.fail(str(exc))
     broken = found["first_broken"]

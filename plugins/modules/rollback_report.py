@@ -90,6 +90,10 @@ options:
     description: A roll-forward that found no snapshot to restore.
     type: bool
     default: false
+  drill:
+    description: The run is a drill (the report and the audit record say so).
+    type: bool
+    default: false
   stats_name:
     description: Name of the custom stat the report is published under (per host).
     type: str

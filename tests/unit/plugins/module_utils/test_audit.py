@@ -30,8 +30,11 @@ def test_records_are_chained_and_the_trail_verifies(tmp_path: Path) -> None:
     assert records[0]["prev"] == a.GENESIS
     assert all(r["prev"] == p["hash"] for p, r in itertools.pairwise(records))
     assert records[0]["at"] == "2027-01-15T08:00:00.000000Z"
-    expected = {"valid": True, "records": 4, "first_broken": None, "last_hash": records[-1]["hash"]}
+    expected = {"valid": True, "records": 4, "first_broken": None, "last_hash": records[-1]["hash"],
+                "last_records": []}
     assert a.verify(str(path)) == expected
+    assert a.verify(str(path), keep_last=2)["last_records"] == records[2:]
+    assert a.verify(str(path), keep_last=9)["last_records"] == records
     assert oct(path.stat().st_mode & 0o777) == "0o600"
 
 
