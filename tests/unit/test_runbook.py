@@ -1,0 +1,130 @@
+"""docs/runbooks/production-hybrid-routing-rollback.md is true to the collection: every command it quotes runs a
+playbook, inventory, script, scenario, variable or endpoint that exists, and every error message it quotes is text
+the collection's code prints (`…` stands for the values of a run)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+RUNBOOK = REPO / "docs" / "runbooks" / "production-hybrid-routing-rollback.md"
+TEXT = RUNBOOK.read_text(encoding="utf-8")
+DEFAULTS = yaml.safe_load((REPO / "roles" / "hybrid_routing" / "defaults" / "main.yml").read_text())
+
+
+def commands() -> list[list[str]]:
+    found = []
+    for block in re.findall(r"```sh\n(.*?)```", TEXT, flags=re.S):
+        for command in block.replace("\\\n", " ").splitlines():
+            if command.strip() and not command.strip().startswith("#"):
+                found.append(shlex.split(command.replace("$API_BASE", "API_BASE").replace("$ADMIN_TOKEN", "T")))
+    return found
+
+
+def code_literals() -> set[str]:
+    literals = set()
+    for path in (REPO / "plugins").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                literals.add(node.value)
+    return literals
+
+
+def api_paths() -> set[str]:
+    """The paths of the admin API contract (the sandbox's OpenAPI document)."""
+    spec = json.loads(subprocess.run(
+        [sys.executable, "-c", "import json, tempfile; from pathlib import Path; from sandbox.app import Settings, "
+         "create_app; from sandbox.seed import DEFAULT_SEED, load_seed; from sandbox.faults import FaultConfig; "
+         "app = create_app(Settings(token='t', state_dir=Path(tempfile.mkdtemp()), seed=load_seed(DEFAULT_SEED), "
+         "faults=FaultConfig())); print(json.dumps(app.openapi()))"],
+        cwd=REPO, capture_output=True, text=True, check=True).stdout)
+    return set(spec["paths"])
+
+
+def test_there_are_commands_for_every_level_cli_and_awx():
+    playbooks = {word for command in commands() for word in command if word.startswith("playbooks/")}
+    assert playbooks >= {"playbooks/rollback_level1.yml", "playbooks/rollback_level2.yml",
+                         "playbooks/rollback_level3.yml", "playbooks/rollforward.yml", "playbooks/validate.yml"}
+    for section in ("## Decision matrix", "### Dry run first", "## Verification", "## Post-rollback actions",
+                    "## Troubleshooting", "## Contacts", "### Level 1", "### Level 2", "### Level 3",
+                    "### Roll-forward"):
+        assert section in TEXT
+    assert TEXT.count("AWX: ") >= 4
+
+
+def test_every_quoted_command_exists():
+    paths = None
+    for command in commands():
+        env = [word for word in command if re.match(r"^[A-Z_]+=", word)]
+        words = [word for word in command if word not in env]
+        for assignment in env:
+            name, value = assignment.split("=", 1)
+            assert name == "DRILL_INVENTORY" and (REPO / value).is_dir(), assignment
+        tool = words[0]
+        if tool == "ansible-playbook":
+            assert (REPO / words[1]).is_file(), words[1]
+            inventory = words[words.index("-i") + 1]
+            assert (REPO / inventory).is_dir(), inventory
+            for index, word in enumerate(words):
+                if word == "-e":
+                    value = words[index + 1]
+                    names = json.loads(value) if value.startswith("{") else {value.split("=", 1)[0]: None}
+                    assert set(names) <= set(DEFAULTS), names
+        elif tool == "scripts/hybrid-routing-rollback.sh":
+            assert (REPO / tool).is_file()
+            args = [word for word in words[1:words.index("--")] if "--" in words] if "--" in words else words[1:]
+            run = subprocess.run(["bash", str(REPO / tool), *args, "--", "--syntax-check"], cwd=REPO,
+                                 capture_output=True, text=True, check=False)
+            assert run.returncode == 0, run.stderr
+        elif tool == "curl":
+            paths = paths or api_paths()
+            url = next(word for word in words if word.startswith("API_BASE"))
+            assert url.removeprefix("API_BASE") in paths, url
+        elif tool == "molecule":
+            scenario = words[words.index("-s") + 1]
+            assert (REPO / "extensions" / "molecule" / scenario / "molecule.yml").is_file(), scenario
+        else:
+            raise AssertionError(f"the runbook quotes a command this test does not know: {command}")
+
+
+def covered(fragment: str, corpus: str) -> bool:
+    """Whether the fragment is a run of pieces of the code's string literals (an f-string's constant parts, or one
+    message built from several: "Not authorized: " + the authorization's own message)."""
+    start = 0
+    while start < len(fragment):
+        end = len(fragment)
+        while end > start and fragment[start:end] not in corpus:
+            end -= 1
+        if end - start < 12 and end < len(fragment):
+            return False
+        start = end
+    return True
+
+
+def test_every_quoted_error_message_is_printed_by_the_code():
+    corpus = "\0".join(code_literals())
+    table = TEXT.split("## Troubleshooting", 1)[1].split("\n## ", 1)[0]
+    messages = re.findall(r"^\| `([^`]+)` \|", table, flags=re.M)
+    assert len(messages) >= 8
+    for message in messages:
+        for fragment in (part.strip(" ;:(),") for part in message.split("…")):
+            if fragment:
+                assert covered(fragment, corpus), (message, fragment)
+
+
+def test_awx_names_match_the_awx_definitions():
+    awx = REPO / "extensions" / "awx"
+    names = set(re.findall(r"`(Hybrid routing [^`]+)`", TEXT))
+    assert names, "the runbook names the AWX job templates"
+    if awx.is_dir():
+        defined = "\n".join(path.read_text() for path in awx.rglob("*.yml"))
+        for name in names:
+            assert name in defined, name
