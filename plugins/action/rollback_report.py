@@ -37,6 +37,7 @@ class ActionModule(ControllerAction):
                               params["nothing_to_do"], fallback)
         report["trigger"] = params["trigger"]
         report["drill"] = params["drill"]
+        report["reason"] = params["reason"] or None
         authorization = _mapping_or_none(params["authorization"])
         if authorization is None and not params["people_named"] and params["trigger"] == "manual":
             authorization = not_enforced(report["level"], report["direction"], report["operator"], "")

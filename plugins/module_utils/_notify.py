@@ -81,9 +81,13 @@ def facts(report: dict[str, Any], phase: str) -> list[tuple[str, str]]:
         elapsed = float(report.get("elapsed_seconds") or 0)
         timing = f"{elapsed:.1f}s of a {target:.0f}s target" if target else f"{elapsed:.1f}s"
         outcome = str(report.get("outcome"))
-    return [("Level", label(report)), ("Environment", str(report.get("environment"))),
-            ("Trigger", str(report.get("trigger") or "manual")), ("Operator", requester), ("Approver", approver),
-            ("Time", timing), ("Outcome", outcome), ("Rollback id", str(report.get("rollback_id") or report.get("id")))]
+    found = [("Level", label(report)), ("Environment", str(report.get("environment"))),
+             ("Trigger", str(report.get("trigger") or "manual")), ("Operator", requester), ("Approver", approver),
+             ("Time", timing), ("Outcome", outcome),
+             ("Rollback id", str(report.get("rollback_id") or report.get("id")))]
+    if report.get("reason"):
+        found.append(("Reason", str(report["reason"])))
+    return found
 
 
 def headline(report: dict[str, Any], phase: str, drill: bool) -> str:

@@ -90,6 +90,10 @@ options:
     description: A roll-forward that found no snapshot to restore.
     type: bool
     default: false
+  reason:
+    description: Why the run, as its requester said (free text; the audit trail redacts personal data in it).
+    type: str
+    default: ""
   drill:
     description: The run is a drill (the report and the audit record say so).
     type: bool

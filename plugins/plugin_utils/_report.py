@@ -281,6 +281,7 @@ def audit_record(report: dict[str, Any], results: dict[str, Any]) -> dict[str, A
         "authorization": report.get("authorization"),
         "dry_run": report["dry_run"],
         "drill": bool(report.get("drill")),
+        "reason": report.get("reason"),
         "outcome": report["outcome"],
         "elapsed_seconds": report["elapsed_seconds"],
         "target_seconds": report["target_seconds"],
