@@ -16,8 +16,8 @@ description:
     to go back to, the lock, the approvers, and that every level has its roles, target, runbook section and drill.
   - Reports the last successful drill per level and the drills overdue against the monthly schedule
     (M(matbakh.hybrid_routing.drill_info)), and, in staging, the drills the validation ran.
-  - Never fails itself; RV(report.passed) is false when a check failed (an overdue drill is reported, not failed),
-    and the playbook fails on it after printing the report.
+  - Never fails itself; the C(passed) key of RV(report) is false when a check failed (an overdue drill is
+    reported, not failed), and the playbook fails on it after printing the report.
 author:
   - matbakh platform team (@matbakh)
 extends_documentation_fragment:
