@@ -91,6 +91,9 @@ def test_every_quoted_command_exists():
         elif tool == "molecule":
             scenario = words[words.index("-s") + 1]
             assert (REPO / "extensions" / "molecule" / scenario / "molecule.yml").is_file(), scenario
+            for index, word in enumerate(words):
+                if word == "-e":
+                    assert words[index + 1].split("=", 1)[0] in DEFAULTS, words[index + 1]
         else:
             raise AssertionError(f"the runbook quotes a command this test does not know: {command}")
 
@@ -128,3 +131,13 @@ def test_awx_names_match_the_awx_definitions():
         defined = "\n".join(path.read_text() for path in awx.rglob("*.yml"))
         for name in names:
             assert name in defined, name
+
+
+def test_the_seed_script_refuses_bad_input_before_running_anything():
+    script = str(REPO / "scripts" / "hybrid-routing-rollback.sh")
+    for args, message in ((["5"], "unknown argument '5'"), ([], "which level? 1, 2, 3 or forward"),
+                          (["2", "--env", "nowhere"], "no inventory 'inventories/nowhere'"),
+                          (["1", "2"], "one level only")):
+        run = subprocess.run(["bash", script, *args], cwd=REPO, capture_output=True, text=True, check=False)
+        assert run.returncode == 2 and message in run.stderr, (args, run.stderr)
+        assert "ansible-playbook" not in run.stderr.split("usage:")[0]
