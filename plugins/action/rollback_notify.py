@@ -6,6 +6,7 @@ community.general.mail, retried here, so one task tells everyone and reports on 
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from typing import Any
@@ -58,7 +59,9 @@ class ActionModule(InProcessModuleAction):
             "timeout": int(float(args.get("timeout") or 10)),
         }
         if args.get("smtp_username"):
-            mail_args.update(username=args["smtp_username"], password=args.get("smtp_password") or "")
+            # The module's own fallback: the task's environment is this worker's (see _inprocess.py).
+            password = args.get("smtp_password") or os.environ.get("SMTP_PASSWORD") or ""
+            mail_args.update(username=args["smtp_username"], password=password)
         attempts = 1 + max(0, int(args.get("retries", 3)))
         error = None
         for attempt in range(1, attempts + 1):

@@ -119,7 +119,7 @@ options:
     type: str
     default: ""
   smtp_password:
-    description: SMTP password (a credential).
+    description: SMTP password (a credential); default E(SMTP_PASSWORD).
     type: str
     default: ""
   smtp_starttls:
@@ -400,7 +400,7 @@ ARGUMENT_SPEC: dict[str, Any] = dict(
     smtp_host=dict(type="str", default=""),
     smtp_port=dict(type="int", default=587),
     smtp_username=dict(type="str", default=""),
-    smtp_password=dict(type="str", default="", no_log=True),
+    smtp_password=dict(type="str", default="", no_log=True, fallback=(env_fallback, ["SMTP_PASSWORD"])),
     smtp_starttls=dict(type="bool", default=True),
     pagerduty_routing_key=dict(type="str", default="", no_log=True,
                                fallback=(env_fallback, ["PAGERDUTY_ROUTING_KEY"])),

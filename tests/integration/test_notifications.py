@@ -192,12 +192,16 @@ def test_a_drill_is_marked_and_check_mode_sends_nothing(runner, api, sink):
     assert dry.rc == 0, dry.output
     assert sink.requests() == [] and sink.get("mail") == []
 
-    drill = run_level(runner, sink, 3, "-e", "hybrid_routing_drill=true", hybrid_routing_slack_token="",
-                      hybrid_routing_slack_webhook_url=sink.base + SECRET["webhook"])
+    # The webhook way, and the SMTP password from the environment (as the AWX credential injects it).
+    drill = runner.run(LEVEL3, "-e", "hybrid_routing_requester=alice", "-e", "hybrid_routing_approver=cara",
+                       "-e", "hybrid_routing_drill=true", env={"SMTP_PASSWORD": SECRET["smtp_password"]},
+                       inventory_vars=receivers(sink, hybrid_routing_slack_token="", hybrid_routing_smtp_password="",
+                                                hybrid_routing_slack_webhook_url=sink.base + SECRET["webhook"]))
     assert drill.rc == 0, drill.output
     [slack] = sink.requests("/slack/")
     assert slack["path"] == SECRET["webhook"] and "[DRILL] Level 3 rollback of itest: success" in slack["body"]["text"]
-    assert sink.get("mail")[0]["subject"].startswith("[DRILL] ")
+    [mail] = sink.get("mail")
+    assert mail["subject"].startswith("[DRILL] ") and mail["auth_user"] == Sink.SMTP_USER
     trigger = sink.requests("/pagerduty/")[0]["body"]
     assert trigger["payload"]["severity"] == "info" and trigger["payload"]["summary"].startswith("[DRILL] ")
     assert sink.requests("/statuspage/") == [], "a drill never opens a public status page incident"
