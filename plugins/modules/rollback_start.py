@@ -62,6 +62,15 @@ options:
     description: Lifetime of the rollback lease the run will take; it must cover the target.
     type: float
     default: 900
+  authorization:
+    description:
+      - Who may run the level (the options of M(matbakh.hybrid_routing.rollback_authorize) - C(people), C(requester)
+        (default the operator), C(approver), C(break_glass_reason), C(automatic), C(trigger), C(ceiling)), decided
+        before anything is read or written; a refusal fails the task and still returns RV(run).
+      - Without C(people) and not C(automatic) nothing is checked (the report then says authorization was not
+        enforced).
+    type: dict
+    default: {}
   receivers:
     description:
       - The notification receivers of the run (the options of M(matbakh.hybrid_routing.rollback_notify) that name
@@ -84,6 +93,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+authorization:
+  description: The decision of O(authorization) (see M(matbakh.hybrid_routing.rollback_authorize)).
+  returned: when O(authorization) names people or the run is automatic
+  type: dict
+  sample: {"requester": "alice", "approver": "mark", "authorized_by": "mark", "enforced": true}
 run:
   description: The run every later step refers to.
   returned: success

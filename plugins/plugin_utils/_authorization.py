@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._audit import pii_findings
+
 ROLES = ("on_call", "engineering_manager", "cto")
 # The role a level needs from whoever authorizes it; a higher role may authorize a lower level.
 REQUIRED = {1: "on_call", 2: "engineering_manager", 3: "cto", "forward": "engineering_manager"}
@@ -96,3 +98,19 @@ def authorize(people: dict[str, Any] | None, level: int, direction: str, request
     hint = " or, on call with no manager answering, set hybrid_routing_break_glass_reason" if key == 2 else ""
     raise AuthorizationError(f"{what} needs the approval of someone with the role {required}: set "
                              f"hybrid_routing_approver{hint}.")
+
+
+def decide(level: int, direction: str, requester: str, approver: str, people: Any, break_glass_reason: str,
+           automatic: bool, trigger: str, ceiling: int) -> dict[str, Any]:
+    """A task result: {"authorization": decision}, or a failure that names what is wrong, before any write."""
+    found = pii_findings({"break_glass_reason": break_glass_reason}, ["break_glass_reason"])
+    if found:
+        return {"failed": True, "changed": False,
+                "msg": f"The break-glass reason holds what looks like {found[0][1]}: write it without personal "
+                       "data. Nothing was read or written."}
+    try:
+        decision = authorize(people, level, direction, requester, approver, break_glass_reason, automatic, trigger,
+                             ceiling)
+    except AuthorizationError as exc:
+        return {"failed": True, "changed": False, "msg": f"Not authorized: {exc} Nothing was read or written."}
+    return {"changed": False, "authorization": decision}
