@@ -48,6 +48,10 @@ def configured_channels(receivers: dict[str, Any], environ: Any) -> list[str]:
 class NotificationError(Exception):
     """A receiver refused or never answered; the message is safe to show (no credential in it)."""
 
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
 
 def label(report: dict[str, Any]) -> str:
     if report.get("direction") == "forward":
@@ -190,7 +194,7 @@ class Notifier:
         try:
             self._client("the Slack webhook", secret_url=True).request("POST", url, json=message, expect_json=False)
         except HTTPClientError as exc:
-            raise NotificationError(str(exc)) from None
+            raise NotificationError(str(exc), status=exc.status) from None
 
     def slack_post(self, api_url: str, token: str, channel: str, message: dict[str, Any]) -> None:
         client = self._client("Slack (chat.postMessage)")

@@ -102,11 +102,8 @@ from typing import Any
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame import Frame, run_as_module
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import (
-    HTTPClient,
-    HTTPClientError,
-    validate_base_url,
-)
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import validate_base_url
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._notify import NotificationError, Notifier
 
 
 def post_message(frame: Frame) -> dict[str, Any]:
@@ -123,17 +120,11 @@ def post_message(frame: Frame) -> dict[str, Any]:
         frame.fail("webhook_url is not a valid http(s) URL; give the full incoming webhook URL")
     if frame.check_mode:
         return {"changed": False, "sent": False, "payload": payload}
-    client = HTTPClient(
-        "",
-        timeout=params["timeout"],
-        retries=params["retries"],
-        validate_certs=params["validate_certs"],
-        service_name="the Slack webhook",
-        secret_url=True,
-    )
+    # The same sender as rollback_notify's (module_utils/_notify.py): one client, one redaction of the URL.
+    notifier = Notifier(timeout=params["timeout"], retries=params["retries"], validate_certs=params["validate_certs"])
     try:
-        client.request("POST", url, json=payload, expect_json=False)
-    except HTTPClientError as exc:
+        notifier.slack_webhook(url, payload)
+    except NotificationError as exc:
         error = f"Slack notification not delivered: {exc}"  # the client already redacted the webhook URL
         if params["fail_on_error"]:
             frame.fail(error, status=exc.status)
