@@ -224,10 +224,25 @@ def summary(run: dict[str, Any], report: dict[str, Any], lock: dict[str, Any], u
         parts.append(f"Took over own stale lock ({(lock.get('previous') or {}).get('reason')}).")
     if report["failure"] is not None:
         parts.append(f"Failed at \"{report['failure'].get('task')}\": {report['failure'].get('msg')}")
+        parts.append(next_step(run, str(report["failure"].get("msg") or "")))
     if unlock.get("failed"):
         parts.append(f"The lock could not be released ({unlock.get('msg', 'unknown error')}): it expires after its "
                      "TTL, and your next run takes it over at once.")
     return " ".join(parts)
+
+
+# Refusals whose own message already says what to do next (the module that owns the rule knows best).
+_SAYS_WHAT_NEXT = ("run again", "then run", "re-run", "takeover", "wait for", "set hybrid_routing_", "use ")
+
+
+def next_step(run: dict[str, Any], failure: str) -> str:
+    """What the operator runs next after a failed run: the same playbook again, which resumes from the service's
+    state and the kept snapshot (a release is never reverted twice), once the cause above is gone."""
+    playbook = "rollforward.yml" if run.get("direction") == "forward" else f"rollback_level{run.get('level')}.yml"
+    if any(hint in failure.lower() for hint in _SAYS_WHAT_NEXT):
+        return f"Next: as the message says, then run playbooks/{playbook} again."
+    return (f"Next: once the cause above is gone, run playbooks/{playbook} again for {run['environment']}; it "
+            "resumes from the service's current state and the kept snapshot (nothing is done twice).")
 
 
 def _state(results: dict[str, Any], key: str) -> dict[str, Any]:

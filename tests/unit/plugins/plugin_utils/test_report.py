@@ -177,6 +177,18 @@ def test_failure_lock_takeover_and_unlock_error_are_all_told():
     assert "FAILED in 3s" in text and "Took the lock over from bob." in text
     assert 'Failed at "Revert the release": deployment failed' in text
     assert "The lock could not be released (answered 503)" in text
+    assert "Next: once the cause above is gone, run playbooks/rollback_level" in text and "again for prod-eu" in text
+
+
+def test_a_failure_says_what_to_run_next():
+    forward = report(run(direction="forward"), failure={"task": "Restore", "msg": "deployment d-1 failed",
+                                                        "at": T0 + 1})
+    assert "Next: once the cause above is gone, run playbooks/rollforward.yml again" in forward["summary"]
+    # A module that already says what to do is not contradicted.
+    busy = "Another deployment is in progress: d-2. Wait for it to finish, then run again."
+    held = report(run(), failure={"task": "Deploy", "at": T0 + 1, "msg": busy})
+    assert "Next: as the message says, then run playbooks/rollback_level" in held["summary"]
+    assert "Next:" not in report(run())["summary"]
 
 
 def test_nothing_to_roll_forward():
