@@ -158,8 +158,13 @@ def level_state_problems(api: Any, level: str) -> list[str]:
     return problems
 
 
-def reverts(api: Any) -> int:
-    return len([item for item in api.get("/admin/releases")["history"] if item["action"] == "rollback"])
+def release_moves(api: Any) -> list[str]:
+    """The releases the service was moved to by a rollback deployment (a revert, or a roll-forward's way back)."""
+    return [item["to"] for item in api.get("/admin/releases")["history"] if item["action"] == "rollback"]
+
+
+# What release_moves must be after each level: Level 3 reverts once; a roll-forward after it goes back once.
+EXPECTED_MOVES = {"level1": [], "level2": [], "level3": [SEED_PREVIOUS], "rollforward": [SEED_PREVIOUS, SEED_CURRENT]}
 
 
 # -- CloudWatch faults: a proxy in front of moto ------------------------------------------------------------------
