@@ -95,7 +95,7 @@ def test_a_manual_rollback_while_auto_rollback_runs(runner, monitored, moto_serv
 @pytest.mark.reliability
 def test_a_rollback_while_a_deployment_runs(runner, api):
     case = Case("concurrency", "Level 3 and Level 1 while a deployment runs", target=TARGETS["level3"])
-    api.set_faults({"deploy_seconds": 30})
+    api.set_faults({"deploy_seconds": 120})  # still running when both runs are over
     status, body = http("POST", f"{api.base}/admin/releases/rollback", api.token, {"target": "2025.01.02-1"})
     assert status in (200, 202), body
     deployment = body["deployment"]["id"]
