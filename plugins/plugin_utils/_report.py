@@ -43,6 +43,9 @@ def start_run(level: int, direction: str, environment: str, targets: dict[str, A
         raise RunInputError(f"hybrid_routing_targets.{key} must be a number of seconds, got {merged[key]!r}") from None
     if target <= 0:
         raise RunInputError(f"hybrid_routing_targets.{key} must be a positive number of seconds, got {target:g}")
+    if lock_ttl_seconds <= 0:
+        raise RunInputError(f"hybrid_routing_lock_ttl_seconds must be a positive number of seconds, got "
+                            f"{lock_ttl_seconds:g}.")
     if lock_ttl_seconds < target:
         raise RunInputError(
             f"hybrid_routing_lock_ttl_seconds ({lock_ttl_seconds:g}) must cover the target of {target:g}s "

@@ -223,7 +223,7 @@ def test_release_deadline_message_counts_the_polls(run_module):
 
 def test_release_unknown_target(run_module):
     code, result = run_module(release, {"target": "r9", "idempotency_key": "k"})
-    assert code == 1 and "Unknown release r9;" in result["msg"]
+    assert code == 1 and "Unknown release r9 (option target);" in result["msg"]
 
 
 # -- lambda_alias ----------------------------------------------------------------------------------------------

@@ -54,8 +54,9 @@ def test_targets_given_in_part_keep_the_other_defaults():
     [({"level2": 0}, 900, "alice", "hybrid_routing_targets.level2 must be a positive number of seconds, got 0"),
      ({"level2": "soon"}, 900, "alice", "hybrid_routing_targets.level2 must be a number of seconds"),
      ({}, 200, "alice", "hybrid_routing_lock_ttl_seconds (200) must cover the target of 300s"),
+     ({}, -5, "alice", "hybrid_routing_lock_ttl_seconds must be a positive number of seconds, got -5"),
      ({}, 900, " ", "set hybrid_routing_operator")],
-    ids=["zero-target", "not-a-number", "lease-shorter-than-target", "nobody"],
+    ids=["zero-target", "not-a-number", "lease-shorter-than-target", "negative-lease", "nobody"],
 )
 def test_inputs_only_the_frame_knows_are_refused_with_the_inventory_name(targets, ttl, operator, message):
     with pytest.raises(RunInputError, match=re.escape(message)):
