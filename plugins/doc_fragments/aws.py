@@ -17,7 +17,8 @@ options:
     description: AWS region. If not set, E(AWS_REGION) or E(AWS_DEFAULT_REGION) is used.
     type: str
   aws_access_key:
-    description: AWS access key id. If not set, E(AWS_ACCESS_KEY_ID) or the usual boto3 credential chain is used.
+    description:
+      - AWS access key id. If not set, E(AWS_ACCESS_KEY_ID) or the usual boto3 credential chain is used. Never logged.
     type: str
   aws_secret_key:
     description:

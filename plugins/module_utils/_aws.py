@@ -25,7 +25,8 @@ BOTO3_IMPORT_ERROR: str | None = None if HAS_BOTO3 else "No module named 'boto3'
 AWS_ARGSPEC: dict[str, dict[str, Any]] = dict(
     aws_endpoint_url=dict(type="str", fallback=(env_fallback, ["AWS_ENDPOINT_URL"])),
     aws_region=dict(type="str", fallback=(env_fallback, ["AWS_REGION", "AWS_DEFAULT_REGION"])),
-    aws_access_key=dict(type="str", no_log=False, fallback=(env_fallback, ["AWS_ACCESS_KEY_ID"])),
+    # The key id is no secret to AWS, but with the secret key it names the account's credential: never logged.
+    aws_access_key=dict(type="str", no_log=True, fallback=(env_fallback, ["AWS_ACCESS_KEY_ID"])),
     aws_secret_key=dict(type="str", no_log=True, fallback=(env_fallback, ["AWS_SECRET_ACCESS_KEY"])),
     aws_session_token=dict(type="str", no_log=True, fallback=(env_fallback, ["AWS_SESSION_TOKEN"])),
     aws_profile=dict(type="str", fallback=(env_fallback, ["AWS_PROFILE"])),

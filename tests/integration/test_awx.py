@@ -189,7 +189,7 @@ def injected(credential: dict[str, str]) -> tuple[dict[str, str], dict[str, Any]
 
 
 def run_template(tmp_path: Path, name: str, answers: dict[str, Any], credential: dict[str, str],
-                 inventory: dict[str, Any]) -> tuple[Any, dict[str, Any], str]:
+                 inventory: dict[str, Any], verbosity: int = 0) -> tuple[Any, dict[str, Any], str]:
     import ansible_runner
 
     template = next(t for t in awx_vars()["awx_job_templates"] if t["name"] == name)
@@ -204,7 +204,7 @@ def run_template(tmp_path: Path, name: str, answers: dict[str, Any], credential:
     (private / "env" / "extravars").write_text(json.dumps({**answers, **extra}))
     (private / "inventory" / "hosts.yml").write_text(json.dumps({"all": {"hosts": {"itest": inventory}}}))
     runner = ansible_runner.run(private_data_dir=str(private), project_dir=str(REPO), playbook=template["playbook"],
-                                quiet=True)
+                                quiet=True, verbosity=verbosity or None)
     stats = next((event["event_data"] for event in runner.events if event["event"] == "playbook_on_stats"), {})
     return runner, stats.get("artifact_data") or {}, runner.stdout.read()
 
