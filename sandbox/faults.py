@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, fiel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .asgi import buffer_request
-from .models import HealthStatus
+from .models import HealthStatus, JsonNumber, json_int
 
 # Scope extension set by server.DroppableH11Protocol: an async callable that closes the TCP connection.
 DROP_EXTENSION = "sandbox.drop_connection"
@@ -25,27 +25,23 @@ UNFAULTED_PREFIX = "/_sandbox"
 class FaultRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    path: str = Field(description="Path prefix the rule applies to, e.g. /admin/feature-flags")
+    path: str = Field(pattern="^/", description="Path prefix the rule applies to, e.g. /admin/feature-flags")
     method: str = Field(default="*", description="HTTP method, or * for any")
-    latency_ms: float = Field(default=0, ge=0, le=600_000)
-    error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
-    error_status: int = Field(default=503, ge=400, le=599)
-    retry_after: int | None = Field(default=None, ge=0, description="Seconds; sets Retry-After on injected errors")
-    timeout_seconds: float | None = Field(default=None, ge=0, le=3600, description="Hang this long before answering")
+    # Numeric knobs are strict (models.json_int, models.JsonNumber): false is not 0, "5" is not 5.
+    latency_ms: JsonNumber = Field(default=0, ge=0, le=600_000)
+    error_rate: JsonNumber = Field(default=0.0, ge=0.0, le=1.0)
+    error_status: json_int(ge=400, le=599) = 503
+    retry_after: json_int(ge=0) | None = Field(default=None, description="Seconds; sets Retry-After on injected errors")
+    timeout_seconds: JsonNumber | None = Field(
+        default=None, ge=0, le=3600, description="Hang this long before answering"
+    )
     drop: StrictBool = Field(default=False, description="Close the TCP connection without any HTTP response")
-    count: int | None = Field(default=None, ge=1, description="Apply to the next N matching requests only")
-    for_seconds: float | None = Field(
+    count: json_int(ge=1) | None = Field(default=None, description="Apply to the next N matching requests only")
+    for_seconds: JsonNumber | None = Field(
         default=None, gt=0, le=86_400, description="Apply for N seconds after the rule was set, then remove it"
     )
     # Monotonic time at which a for_seconds rule lapses; set by FaultState when the rule is installed.
     _expires_at: float | None = PrivateAttr(default=None)
-
-    @field_validator("path")
-    @classmethod
-    def _absolute(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError("path must start with /")
-        return value
 
     @field_validator("method")
     @classmethod
@@ -66,8 +62,8 @@ class Incident(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: IncidentKind = Field(description="What breaches and what cures it (flags off, MCP-only, release reverted)")
-    history_seconds: int = Field(
-        default=0, ge=0, le=86_400,
+    history_seconds: json_int(ge=0, le=86_400) = Field(
+        default=0,
         description="Publish the incident's values over this many past seconds at once, as if it began that long ago",
     )
     bad_release: str | None = Field(
@@ -78,12 +74,12 @@ class Incident(BaseModel):
 class FaultConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    recover_after_seconds: float | None = Field(
+    recover_after_seconds: JsonNumber | None = Field(
         default=None, ge=0, description="/health is unhealthy until N s after the latest rollback action"
     )
     health_status: HealthStatus | None = Field(default=None, description="Force the /health verdict")
-    routing_converge_seconds: float = Field(default=0, ge=0, le=3600)
-    deploy_seconds: float = Field(default=1.0, ge=0, le=3600)
+    routing_converge_seconds: JsonNumber = Field(default=0, ge=0, le=3600)
+    deploy_seconds: JsonNumber = Field(default=1.0, ge=0, le=3600)
     deploy_fail: StrictBool = False
     incident: Incident | None = Field(default=None, description="A simulated incident (needs --cloudwatch-endpoint)")
     rules: list[FaultRule] = []

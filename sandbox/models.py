@@ -3,15 +3,50 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+from pydantic import (
+    AfterValidator,
+    AllowInfNan,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    field_validator,
+)
 
 RoutingMode = Literal["hybrid", "mcp_only", "direct_only"]
 HealthStatus = Literal["healthy", "degraded", "unhealthy"]
 DeploymentStatus = Literal["in_progress", "succeeded", "failed"]
 
 Timestamp = str  # ISO 8601 UTC, e.g. 2026-11-28T12:00:00Z
+
+
+# Numbers in request bodies. JSON has one number type, and JSON Schema's "integer" is any number without a
+# fraction, so 87.0 is the integer 87; but true/false and numeric strings are never numbers (pydantic's lax mode
+# would take them: false as 0, "87" as 87), and NaN/Infinity (which Python's JSON parser lets through) neither.
+
+
+def _integral(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def json_int(**constraints: Any) -> Any:
+    """A JSON integer with these Field constraints (ge, le, ...): 87 or 87.0; never true, "87" or 87.5.
+
+    The constraints sit inside, before the validator that turns 87.0 into 87, so that they reach the JSON
+    schema as minimum/maximum (a constraint outside a function validator would show up as a raw "ge")."""
+    return Annotated[int, Strict(), Field(**constraints), BeforeValidator(_integral)]
+
+
+# A finite JSON number (an integer or not), never true/false or a string; constraints go on the field.
+JsonNumber = Annotated[float, Strict(), AllowInfNan(False)]
+
+
+def _int_if_integral(value: float) -> int | float:
+    return int(value) if value.is_integer() else value
 
 
 class RequestModel(BaseModel):
@@ -61,9 +96,17 @@ class FlagsHealth(BaseModel):
 # Routing
 
 
+SPLITS = [{"direct": direct, "mcp": 100 - direct} for direct in range(101)]
+
+
 class Weights(RequestModel):
-    direct: StrictInt = Field(ge=0, le=100)
-    mcp: StrictInt = Field(ge=0, le=100)
+    """Percentages of the traffic on each path; they add up to 100 (`invalid_weights`, a 400, otherwise)."""
+
+    # JSON Schema cannot add, so the sum is stated by listing the 101 valid splits.
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"enum": SPLITS})
+
+    direct: json_int(ge=0, le=100)
+    mcp: json_int(ge=0, le=100)
 
 
 class RoutingState(BaseModel):
@@ -77,7 +120,26 @@ class RoutingDocument(RoutingState):
     updated_by: str | None
 
 
+def _weights_of_mode(mode: str, weights: dict[str, int]) -> dict[str, Any]:
+    return {"properties": {"mode": {"const": mode}, "weights": {"enum": [None, weights]}}}
+
+
 class RoutingPut(RequestModel):
+    """`weights` may be left out (or null): `hybrid` then keeps its last split, the others imply theirs. Given,
+    they must add up to 100 (`invalid_weights`) and match a fixed mode (`weights_contradict_mode`), else a 400."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        # The modes exclude one another, so anyOf says the same as oneOf (which schemathesis cannot generate from).
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"mode": {"const": "hybrid"}}},
+                _weights_of_mode("mcp_only", {"direct": 0, "mcp": 100}),
+                _weights_of_mode("direct_only", {"direct": 100, "mcp": 0}),
+            ]
+        },
+    )
+
     mode: RoutingMode
     weights: Weights | None = None
 
@@ -161,10 +223,13 @@ class LockState(BaseModel):
 class LockRequest(RequestModel):
     holder: str = Field(min_length=1, max_length=200)
     reason: str = Field(default="", max_length=2000)
-    ttl_seconds: int | float = Field(default=900, gt=0, le=7 * 24 * 3600)
+    # May be fractional; a whole number stays an int (900.0 is stored and answered as 900).
+    ttl_seconds: Annotated[JsonNumber, AfterValidator(_int_if_integral)] = Field(
+        default=900, gt=0, le=7 * 24 * 3600, description="Seconds the lease lasts unless renewed; more than 0"
+    )
     takeover: StrictBool = False
     controller: str | None = Field(default=None, max_length=255, description="Host the holding run runs on")
-    pid: StrictInt | None = Field(default=None, ge=1, description="Process id of the holding run on that host")
+    pid: json_int(ge=1) | None = Field(default=None, description="Process id of the holding run on that host")
 
 
 class LockGrant(BaseModel):
@@ -253,3 +318,17 @@ class ChangeLog(BaseModel):
 
 class ResetResult(BaseModel):
     reset: bool
+
+
+# Traffic (/v1/model-calls)
+
+
+class ModelCall(RequestModel):
+    model: str = Field(min_length=1, max_length=200, examples=["anthropic.claude-3-haiku"])
+    prompt_tokens: json_int(ge=0) = 0
+
+
+class ModelCallResult(BaseModel):
+    path: Literal["direct", "mcp"] = Field(description="Where the call went: Bedrock directly, or through MCP")
+    model: str
+    release: str = Field(description="The release that served it (the current one)")

@@ -481,6 +481,18 @@ class Store:
             self._put(conn, "rollback_snapshot", None)
             return self._snapshot_doc(existing)
 
+    # model-call traffic (a read: no change log, no rollback action)
+
+    def traffic_state(self) -> dict[str, Any]:
+        """What a model call is routed by: the flags, the effective routing and the current release."""
+        with self._tx() as conn:
+            self._settle(conn)
+            return {
+                "flags": {name: flag["enabled"] for name, flag in self._flags(conn).items()},
+                "effective": self._routing(conn)["effective"],
+                "release": self._get(conn, "releases")["current"],
+            }
+
     # health inputs
 
     def health_snapshot(self) -> dict[str, Any]:

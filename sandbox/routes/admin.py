@@ -28,7 +28,7 @@ from ..models import (
     SnapshotDeleted,
     SnapshotExists,
 )
-from .deps import FaultsDep, RollbackIdHeader, StoreDep, errors, note_change
+from .deps import FaultsDep, RollbackIdHeader, StoreDep, errors, note_change, optional_header
 
 # Enforcement happens in AdminAuthMiddleware (so unknown /admin paths are 401 too); this documents it.
 bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <token>")
@@ -84,7 +84,11 @@ def rollback(
     faults: FaultsDep,
     body: Annotated[RollbackRequest | None, Body()] = None,
     rollback_id: RollbackIdHeader = None,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", min_length=1, max_length=200),
+        optional_header(minLength=1, maxLength=200),
+    ] = None,
 ) -> dict:
     """Roll back to `target` (default: the release before `current`). A repeated Idempotency-Key returns the
     deployment it created first (200) and starts nothing."""
@@ -140,11 +144,14 @@ def release_lock(
 
 IfNoneMatch = Annotated[
     str | None,
+    # White space around the star is not part of the value (RFC 9110 5.5: HTTP strips it), hence enum ["*"].
     Header(
         alias="If-None-Match",
-        pattern=r"^\s*\*\s*$",
-        description="`*`: create only; if a snapshot exists, answer 412 and change nothing",
+        pattern=r"^[ \t]*\*[ \t]*$",
+        description="`*`: create only; if a snapshot exists, answer 412 and change nothing. Any other value "
+        "(an ETag: there are none here) is a 422",
     ),
+    optional_header(enum=["*"]),
 ]
 
 

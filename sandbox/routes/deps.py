@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from pydantic import WithJsonSchema
 
 from ..faults import FaultState
 from ..middleware import CHANGE_RESULT_KEY
@@ -25,7 +26,19 @@ def note_change(request: Request, **result: Any) -> None:
 
 StoreDep = Annotated[Store, Depends(get_store)]
 FaultsDep = Annotated[FaultState, Depends(get_faults)]
-RollbackIdHeader = Annotated[str | None, Header(alias="X-Rollback-Id", description="Correlation id of the rollback")]
+
+
+def optional_header(**schema: Any) -> WithJsonSchema:
+    """The schema of an optional header: a string, not `string or null` (a header is absent or a string, and a
+    fuzzer would send the text "null" for the null)."""
+    return WithJsonSchema({"type": "string", **schema})
+
+
+RollbackIdHeader = Annotated[
+    str | None,
+    Header(alias="X-Rollback-Id", description="Correlation id of the rollback"),
+    optional_header(),
+]
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -23,6 +23,7 @@ CONTRACT = {
     ("get", "/_sandbox/faults"),
     ("put", "/_sandbox/faults"),
     ("post", "/_sandbox/reset"),
+    ("post", "/v1/model-calls"),
 }
 
 
