@@ -103,6 +103,8 @@ class FaultState:
         self._clock = clock
         # Every request a client sent (faulted or not, /_sandbox/* aside), by "METHOD /path": what a rollback costs.
         self.requests: Counter[str] = Counter()
+        # How many of them a rule answered with an error, a drop or a hang: the retries the clients had to make.
+        self.injected = 0
         self.replace(config or FaultConfig())
 
     def _install(self, rules: list[FaultRule]) -> None:
@@ -183,6 +185,7 @@ class FaultMiddleware:
         if rule.latency_ms:
             await asyncio.sleep(rule.latency_ms / 1000)
         if rule.drop:
+            self.faults.injected += 1
             drop: Callable[[], Awaitable[None]] | None = (scope.get("extensions") or {}).get(DROP_EXTENSION)
             if drop is None:
                 raise ConnectionDropUnsupported("drop faults need the sandbox server (python -m sandbox api)")
@@ -192,8 +195,10 @@ class FaultMiddleware:
             # After the hang the request is served normally: the client has given up, but the write happens,
             # which is exactly the case idempotency keys exist for. So the body is read before hanging.
             _body, receive = await buffer_request(receive)
+            self.faults.injected += 1
             await asyncio.sleep(rule.timeout_seconds)
         if self.faults.roll(rule.error_rate):
+            self.faults.injected += 1
             await _send_injected_error(send, rule)
             return
         await self.app(scope, receive, send)

@@ -41,8 +41,10 @@ async def patch_faults(body: FaultConfigPatch, faults: FaultsDep) -> FaultConfig
 
 @router.get("/requests")
 async def requests_seen(faults: FaultsDep) -> dict:
-    """Every request a client sent since the start or the last reset (faulted ones too; /_sandbox/* aside)."""
-    return {"total": sum(faults.requests.values()), "by_route": dict(sorted(faults.requests.items()))}
+    """Every request a client sent since the start or the last reset (faulted ones too; /_sandbox/* aside), and
+    how many of them got an injected fault instead of a normal answer (an error, a dropped connection or a hang)."""
+    return {"total": sum(faults.requests.values()), "by_route": dict(sorted(faults.requests.items())),
+            "injected": faults.injected}
 
 
 @router.post("/reset", response_model=ResetResult)
@@ -51,4 +53,5 @@ async def reset(request: Request, store: StoreDep, faults: FaultsDep) -> dict:
     request count."""
     store.reset(request.app.state.seed)
     faults.requests.clear()
+    faults.injected = 0
     return {"reset": True}
