@@ -30,8 +30,16 @@ bash scripts/publish_check.sh
 
 step "pytest"
 # Two workers (the machines have 2 cores): the integration tests mostly wait on ansible-playbook and the sandbox.
-# Each worker starts its own sandbox and moto on free ports.
+# Each worker starts its own sandbox and moto on free ports. The reliability suite's short mode runs here too
+# (marker reliability; `bash scripts/reliability.sh --full` runs it all); its cases record their figures.
+HR_RELIABILITY_RESULTS=$(mktemp -t reliability-XXXXXX.jsonl)
+export HR_RELIABILITY_RESULTS
 python -m pytest -q -p no:cacheprovider -n "${HR_TEST_WORKERS:-2}" "${select[@]}" "$@"
+
+step "reliability suite, short mode: the table (docs/reliability.md has the full mode's)"
+python tests/integration/reliability.py render "$HR_RELIABILITY_RESULTS" --mode short
+rm -f "$HR_RELIABILITY_RESULTS"
+unset HR_RELIABILITY_RESULTS
 
 step "timing goals, measured alone (marker alone: evaluating the trigger rules of 50 environments)"
 python -m pytest -q -s -p no:cacheprovider -m alone tests/integration

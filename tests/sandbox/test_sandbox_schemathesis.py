@@ -15,7 +15,10 @@ Below, plain tests pin what the fuzzing found (sandbox/README.md, "Contract fuzz
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
+import json
+import os
 import re
 import subprocess
 import sys
@@ -73,6 +76,18 @@ def _operations(url: str) -> list[str]:
     return [f"{method.upper()} {path}" for path, ops in spec["paths"].items() for method in ops]
 
 
+def _record(cases: int, seconds: float, note: str) -> None:
+    """A row of the reliability table (tests/integration/reliability.py, section "input")."""
+    path = os.environ.get("HR_RELIABILITY_RESULTS")
+    if path:
+        row = {"section": "input", "case": "API contract: schemathesis, all checks", "tried": 2, "completed": 2,
+               "retries": 0, "seconds": [round(seconds, 1)], "target": None, "note": f"{cases} cases; {note}"}
+        with open(path, "a", encoding="utf-8") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            handle.write(json.dumps(row) + "\n")
+
+
+@pytest.mark.reliability
 def test_schemathesis_finds_no_mismatch(api_process, tmp_path: Path):
     _require_schemathesis()
     contract = api_process(tmp_path / "contract")
@@ -87,6 +102,7 @@ def test_schemathesis_finds_no_mismatch(api_process, tmp_path: Path):
         "internal": sum(1 for op in operations if re.search(INTERNAL, op.split(" ", 1)[1])),
     }
     started = time.monotonic()
+    cases = 0
     for name, (api, selection, headers) in runs.items():
         rc, output = _schemathesis(api.url, tmp_path, name, *selection, headers=headers)
         print(f"--- schemathesis, {name} ---\n{_summary(output)}")  # shown by pytest when the test fails
@@ -98,7 +114,9 @@ def test_schemathesis_finds_no_mismatch(api_process, tmp_path: Path):
         # Every operation of the run was fuzzed: none filtered away or skipped as unsupported.
         assert int(tested.group(1)) == expected[name], output[-3000:]
         assert int(generated.group(1)) >= 10 * expected[name]
+        cases += int(generated.group(1))
     print(f"schemathesis runs: {time.monotonic() - started:.1f} s")
+    _record(cases, time.monotonic() - started, f"{sum(expected.values())} operations, 0 failures")
 
 
 # What the fuzzing found, pinned.
