@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from hrtest import REPO, free_port
-from reliability import LEVEL1, LEVEL2, LEVEL3, Case
+from hrtest import REPO, free_port, http
+from reliability import LEVEL1, LEVEL2, LEVEL3, ROLLFORWARD, Case
 
 # The inputs a refusal can name, as the inventory variable (hybrid_routing_X) or as the module option (X).
 INPUTS = ("api_base", "admin_token", "validate_certs", "ca_path", "flags", "lock_ttl_seconds", "targets", "operator",
@@ -137,4 +137,24 @@ def test_the_seed_script_refuses_an_unknown_environment():
     assert proc.returncode == 2
     assert "no inventory 'inventories/prdo'" in proc.stderr and "prod" in proc.stderr
     case.note = proc.stderr.strip().splitlines()[0]
+    case.save()
+
+
+@pytest.mark.reliability
+def test_a_snapshot_of_another_environment_is_refused(runner, api):
+    case = Case("input", "snapshot of another environment (roll-forward)")
+    assert runner.run(LEVEL2).rc == 0
+    snapshot = api.get("/admin/rollback/snapshot")["snapshot"]
+    status, _body = http("PUT", f"{api.base}/admin/rollback/snapshot", api.token,
+                         {"snapshot": dict(snapshot, environment="prod-eu")})
+    assert status == 200
+    writes = len(api.changes())
+    run = runner.run(ROLLFORWARD)
+    case.run(run.seconds, run.rc != 0)
+    assert run.rc != 0
+    refusal = first_refusal(run)
+    assert "taken for environment 'prod-eu'" in refusal and "refusing to use it here" in refusal, refusal
+    assert set(NAMED.findall(re.sub(r"https?://\S+", "", refusal))) == {"environment"}, refusal
+    assert api.changes()[writes:] == [], "refused before any write"
+    case.note = refusal[:160]
     case.save()
