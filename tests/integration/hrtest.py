@@ -213,6 +213,23 @@ class Runner:
         stdout, stderr = proc.communicate(timeout=timeout)
         return self._result(proc.returncode, stdout, stderr, record, time.monotonic() - began)
 
+    def finish_all(self, started: list[tuple[subprocess.Popen, Path, float]], timeout: float = 300
+                   ) -> list[PlaybookRun]:
+        """Wait for runs started together; each one's seconds end when it ended, not when it was collected."""
+        ended: dict[int, float] = {}
+        deadline = time.monotonic() + timeout
+        while len(ended) < len(started) and time.monotonic() < deadline:
+            for index, (proc, _record, _began) in enumerate(started):
+                if index not in ended and proc.poll() is not None:
+                    ended[index] = time.monotonic()
+            time.sleep(0.02)
+        runs = []
+        for index, (proc, record, began) in enumerate(started):
+            stdout, stderr = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+            runs.append(self._result(proc.returncode, stdout, stderr, record, ended.get(index, time.monotonic())
+                                     - began))
+        return runs
+
     @staticmethod
     def _result(rc: int, stdout: str, stderr: str, record: Path, seconds: float) -> PlaybookRun:
         tasks = [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []

@@ -89,8 +89,9 @@ def render(results: list[dict[str, Any]], mode: str) -> str:
         for item in rows:
             slowest = f"{max(item['seconds']):.1f}" if item["seconds"] else "-"
             target = f"{item['target']:.0f}" if item.get("target") else "-"
+            note = " ".join(str(item["note"]).split()).replace("|", "/")
             lines.append(f"| {item['case']} | {item['tried']} | {item['completed']} | {item['retries']} | {slowest} "
-                         f"| {target} | {item['note']} |")
+                         f"| {target} | {note} |")
     return "\n".join(lines) + "\n"
 
 

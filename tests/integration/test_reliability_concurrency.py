@@ -37,7 +37,7 @@ def test_runs_started_at_once_one_acts(runner, api, count, same_operator):
     playbooks = [LEVEL2, LEVEL1, LEVEL2, LEVEL1, LEVEL2][:count]
     started = [runner.start(playbook, inventory_vars={"hybrid_routing_operator": name})
                for playbook, name in zip(playbooks, operators, strict=True)]
-    runs = [runner.finish(item) for item in started]
+    runs = runner.finish_all(started)
     for run in runs:
         case.run(run.seconds, True)
     winners = [index for index, run in enumerate(runs) if run.rc == 0]
