@@ -16,6 +16,9 @@ description:
     (AWX, Event-Driven Ansible, a laptop) evaluating at once cannot both pass. The table is created on first use
     (on-demand capacity, key C(environment)).
   - In check mode the guard is only read; the result says whether a slot would be given.
+  - With O(state=absent), gives back the slot taken at O(taken_at): the automatic rollback it was taken for failed
+    before it changed anything (the admin API down, say), so it must not hold the next attempt back for a whole
+    cooldown while the incident goes on.
 author:
   - matbakh platform team (@matbakh)
 extends_documentation_fragment:
@@ -61,6 +64,15 @@ options:
     description: The rules that fired (recorded).
     type: str
     default: ""
+  state:
+    description:
+      - V(present) takes a slot; V(absent) gives back the one taken at O(taken_at) (nothing to do when it is gone).
+    type: str
+    choices: [present, absent]
+    default: present
+  taken_at:
+    description: With O(state=absent), the C(guard.taken_at) of the slot to give back.
+    type: float
 seealso:
   - module: matbakh.hybrid_routing.triggers_info
 """
@@ -74,6 +86,14 @@ EXAMPLES = r"""
     trigger: error_rate
     aws_region: eu-central-1
   register: guard
+
+- name: Give it back, the rollback having changed nothing
+  matbakh.hybrid_routing.auto_rollback_guard:
+    environment: prod
+    level: 2
+    state: absent
+    taken_at: "{{ guard.guard.taken_at }}"
+    aws_region: eu-central-1
 """
 
 RETURN = r"""
@@ -97,6 +117,10 @@ guard:
     cooldown_remaining_seconds:
       description: Seconds until the cooldown ends (0 when it has).
       type: float
+    taken_at:
+      description: When the slot this run took was recorded (epoch seconds); what O(taken_at) gives back.
+      type: float
+      returned: when a slot was taken
   sample: {"allowed": false, "reason": "cooldown: ...", "runs_in_window": 1, "last_at": 1798012000.0,
            "cooldown_remaining_seconds": 1210.0}
 finished_at:
@@ -169,8 +193,30 @@ class Guard:
             raise
         return True
 
+    def release(self) -> dict[str, Any]:
+        """Remove the slot recorded at taken_at (a conditional write, retried when another controller wrote)."""
+        params = self.params
+        if params["taken_at"] is None:
+            self.frame.fail("taken_at is required with state=absent: the guard.taken_at of the slot to give back.")
+        if not self._table_exists():
+            return {"guard": {"released": False}}
+        for _attempt in range(CONFLICT_RETRIES):
+            runs, version = self._read()
+            kept = [r for r in runs if abs(r["at"] - params["taken_at"]) > 0.0005]
+            if len(kept) == len(runs):
+                return {"guard": {"released": False}}
+            if self.frame.check_mode or self._write(kept, version):
+                result: dict[str, Any] = {"changed": True, "guard": {"released": True}}
+                if self.frame.diff_mode:
+                    result["diff"] = {"before": {"runs": runs}, "after": {"runs": kept}}
+                return result
+        self.frame.fail(f"The automatic rollback record of {params['environment']} changed under us "
+                        f"{CONFLICT_RETRIES} times: another controller is acting; the slot was not given back.")
+
     def run(self) -> dict[str, Any]:
         params = self.params
+        if params["state"] == "absent":
+            return self.release()
         exists = self._table_exists()
         for _attempt in range(CONFLICT_RETRIES):
             runs, version = self._read() if exists else ([], None)
@@ -185,7 +231,7 @@ class Guard:
             kept = [r for r in runs if now - r["at"] < params["window_seconds"]]
             recorded = [*kept, {"at": round(now, 3), "level": params["level"], "trigger": params["trigger"]}]
             if self._write(recorded, version):
-                result: dict[str, Any] = {"changed": True, "guard": verdict}
+                result: dict[str, Any] = {"changed": True, "guard": dict(verdict, taken_at=round(now, 3))}
                 if self.frame.diff_mode:
                     result["diff"] = {"before": {"runs": runs}, "after": {"runs": recorded}}
                 return result
@@ -201,6 +247,8 @@ ARGUMENT_SPEC: dict[str, Any] = dict(
     window_seconds=dict(type="float", default=86400),
     level=dict(type="int", required=True),
     trigger=dict(type="str", default=""),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    taken_at=dict(type="float"),
 )
 FRAME = AWSFrame
 

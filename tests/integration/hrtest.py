@@ -106,6 +106,11 @@ class Sandbox:
         status, body = http("PUT", f"{self.base}/_sandbox/faults", body=faults)
         assert status == 200, body
 
+    def patch_faults(self, faults: dict[str, Any]) -> None:
+        """Only the keys given replace the live ones (a running incident stays)."""
+        status, body = http("PATCH", f"{self.base}/_sandbox/faults", body=faults)
+        assert status == 200, body
+
     def stop(self) -> None:
         stop_process(self.proc)
         self.log.close()

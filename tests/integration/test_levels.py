@@ -234,20 +234,6 @@ def test_rollforward_after_admin_api_level3(runner, api):
     assert api.get("/admin/routing")["mode"] == "hybrid"
 
 
-def test_rollforward_refuses_a_snapshot_of_another_environment(runner, api):
-    assert runner.run(LEVEL2).rc == 0
-    snapshot = api.get("/admin/rollback/snapshot")["snapshot"]
-    status, _body = http("PUT", f"{api.base}/admin/rollback/snapshot", api.token,
-                         {"snapshot": dict(snapshot, environment="prod-eu")})
-    assert status == 200
-    writes = len(api.changes())
-    run = runner.run(ROLLFORWARD)
-    assert run.rc != 0
-    assert "refusing to use it here" in " ".join(run.output.split())
-    assert api.changes()[writes:] == []
-    assert api.get("/admin/routing")["mode"] == "mcp_only"
-
-
 # -- Interruption, repetition and concurrency ---------------------------------------------------------------------
 
 @pytest.mark.parametrize(

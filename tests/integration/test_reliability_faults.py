@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from test_auto_rollback import guard_records
 
 from hrtest import aws_vars, fast_rules
 from reliability import (
@@ -142,8 +143,9 @@ def test_auto_rollback_under_a_fault(runner, monitored, aws_proxy, moto_server, 
     auto = dict(proxied_aws(aws_proxy, moto_server), hybrid_routing_api_base=monitored.base,
                 hybrid_routing_environment=monitored.environment, hybrid_routing_trigger_rules=fast_rules(),
                 hybrid_routing_auto_recovery_interval_seconds=2)
-    monitored.set_faults({"rules": sandbox_faults(fault, "auto").get("rules", [])} if fault not in CLOUDWATCH
-                         else {})
+    # PATCH: the incident goes on under the fault (a PUT would replace it).
+    monitored.patch_faults({"rules": sandbox_faults(fault, "auto").get("rules", []) if fault not in CLOUDWATCH
+                            else []})
     if fault in CLOUDWATCH:
         aws_proxy.arm("GetMetricData", CLOUDWATCH[fault], 2)
         aws_proxy.arm("PutMetricData", CLOUDWATCH[fault], 2)
@@ -153,20 +155,23 @@ def test_auto_rollback_under_a_fault(runner, monitored, aws_proxy, moto_server, 
     case.run(run.seconds, run.rc == 0)
     case.retries = injected(monitored) + aws_proxy.injected
     aws_proxy.injected = 0
-    monitored.set_faults({"rules": []})  # the state is read through the API: without the fault
+    monitored.patch_faults({"rules": []})  # the state is read through the API: without the fault
     if run.rc == 0:
         assert run.seconds < TARGETS["auto"], run.seconds
         case.note = "recovered in the first run"
     else:
         text = " ".join(run.output.split())
         assert "Next:" in text, run.output
+        # Nothing was changed, so the circuit breaker's slot was given back: the next run may act at once.
+        assert guard_records(moto_server, monitored.environment) == [], "a failed attempt holds the breaker"
         if fault == "api_down_20s":
             time.sleep(max(0.0, 20 - (time.monotonic() - began)))
-        monitored.set_faults({"rules": []})
         aws_proxy.clear()
         rerun = runner.run(AUTO, inventory_vars=auto, env=env)
         case.run(rerun.seconds, rerun.rc == 0)
         assert rerun.rc == 0, rerun.output
-        case.note = "failed with what happened and what to run next; the re-run recovered"
+        assert len(guard_records(moto_server, monitored.environment)) == 1
+        case.note = ("failed with what happened and what to run next, its circuit-breaker slot given back; the "
+                     "re-run recovered")
     assert not monitored.flags()["hybrid_routing"], "the incident's flag is off"
     case.save()

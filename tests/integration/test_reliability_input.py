@@ -156,5 +156,6 @@ def test_a_snapshot_of_another_environment_is_refused(runner, api):
     assert "taken for environment 'prod-eu'" in refusal and "refusing to use it here" in refusal, refusal
     assert set(NAMED.findall(re.sub(r"https?://\S+", "", refusal))) == {"environment"}, refusal
     assert api.changes()[writes:] == [], "refused before any write"
+    assert api.get("/admin/routing")["mode"] == "mcp_only"
     case.note = refusal[:160]
     case.save()

@@ -123,7 +123,8 @@ def test_killed_at_random_points_then_rerun_converges(runner, api, sink, level, 
         assert rerun.rc == 0, f"killed at task {point} ({phase}); the re-run failed:\n{rerun.output}"
         total = max(total, len(rerun.tasks))
         assert level_state_problems(api, level) == [], f"killed at task {point} ({phase})"
-        assert not api.get("/admin/locks/rollback")["held"]
+        held = api.get("/admin/locks/rollback")["held"]
+        assert not held, f"killed at task {point} ({phase}): the lock outlived the re-run"
         moves = release_moves(api)
         assert moves == EXPECTED_MOVES[level], f"killed at task {point} ({phase}): release deployments {moves}"
         audit = _audit.verify(str(Path(inventory["hybrid_routing_state_dir"]) / "itest" / "audit.jsonl"))

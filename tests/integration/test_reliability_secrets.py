@@ -8,46 +8,28 @@ artifacts."""
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from pathlib import Path
 
 import pytest
+from test_notifications import MARK, PEOPLE
+from test_notifications import SECRET as NOTIFY_SECRET
+from test_notifications import receivers as notify_receivers
 
-from hrtest import SINK_SMTP_PASSWORD, Sink, fast_rules
+from hrtest import Sink, fast_rules
 from reliability import AUTO, PLAYBOOKS, Case
 
-MARK = secrets.token_hex(6)
-SECRET = {
-    "slack_token": f"xoxb-SECRETslack{MARK}",
-    "webhook": f"/slack/webhook/T0/B0/SECRETwebhook{MARK}",
-    "smtp_password": SINK_SMTP_PASSWORD,
-    "pagerduty": f"SECRETpagerduty{MARK}",
-    "statuspage": f"SECRETstatuspage{MARK}",
-    "aws_access_key": f"AKIASECRET{MARK.upper()}",
-    "aws_secret_key": f"SECRETaws{MARK}",
-}
-PEOPLE = {"alice": {"roles": ["on_call"]}, "mark": {"roles": ["engineering_manager"]}, "cara": {"roles": ["cto"]}}
+# The notification tests' markers (one per credential, sharing MARK), and the AWS keys'.
+SECRET = dict(NOTIFY_SECRET, aws_access_key=f"AKIASECRET{MARK.upper()}", aws_secret_key=f"SECRETaws{MARK}")
 APPROVER = {"level1": "", "level2": "mark", "level3": "cara", "rollforward": "mark", "drill": "mark"}
 
 
 def receivers(sink: Sink, webhook: bool) -> dict:
-    values = {
-        "hybrid_routing_people": PEOPLE,
-        "hybrid_routing_smtp_host": "127.0.0.1", "hybrid_routing_smtp_port": sink.smtp_port,
-        "hybrid_routing_smtp_username": Sink.SMTP_USER, "hybrid_routing_smtp_password": SECRET["smtp_password"],
-        "hybrid_routing_email_from": "rollback@example.com", "hybrid_routing_email_ops_to": ["ops@example.com"],
-        "hybrid_routing_email_management_to": ["cto-office@example.com"],
-        "hybrid_routing_pagerduty_routing_key": SECRET["pagerduty"],
-        "hybrid_routing_pagerduty_events_url": f"{sink.base}/pagerduty/v2/enqueue",
-        "hybrid_routing_statuspage_api_url": f"{sink.base}/statuspage/v1",
-        "hybrid_routing_statuspage_api_key": SECRET["statuspage"], "hybrid_routing_statuspage_page_id": "page1",
-    }
+    """Every receiver (test_notifications'); Slack by its incoming webhook, or by chat.postMessage with the token."""
+    values = notify_receivers(sink)
     if webhook:
+        del values["hybrid_routing_slack_token"]
         values["hybrid_routing_slack_webhook_url"] = sink.base + SECRET["webhook"]
-    else:
-        values.update(hybrid_routing_slack_token=SECRET["slack_token"],
-                      hybrid_routing_slack_api_url=f"{sink.base}/slack/api")
     return values
 
 
