@@ -16,9 +16,9 @@ description:
     (AWX, Event-Driven Ansible, a laptop) evaluating at once cannot both pass. The table is created on first use
     (on-demand capacity, key C(environment)).
   - In check mode the guard is only read; the result says whether a slot would be given.
-  - With O(state=absent), gives back the slot taken at O(taken_at): the automatic rollback it was taken for failed
-    before it changed anything (the admin API down, say), so it must not hold the next attempt back for a whole
-    cooldown while the incident goes on.
+  - With O(state=absent), gives back the slot taken at O(taken_at), because the automatic rollback it was taken
+    for failed before it changed anything (the admin API down, say), so it must not hold the next attempt back for
+    a whole cooldown while the incident goes on.
 author:
   - matbakh platform team (@matbakh)
 extends_documentation_fragment:

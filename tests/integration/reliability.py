@@ -99,7 +99,7 @@ BEGIN, END = "<!-- reliability:begin -->", "<!-- reliability:end -->"
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("command", choices=["render"])
     parser.add_argument("results", type=Path)
     parser.add_argument("--mode", default="short")
@@ -111,8 +111,8 @@ def main(argv: list[str]) -> int:
     print(table)
     if args.write:
         text = args.write.read_text()
-        head, _, rest = text.partition(BEGIN)
-        _, _, tail = rest.partition(END)
+        head, _begin, rest = text.partition(BEGIN)
+        _old, _end, tail = rest.partition(END)
         args.write.write_text(f"{head}{BEGIN}\n{table}{END}{tail}")
     return 0
 

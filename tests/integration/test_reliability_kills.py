@@ -135,6 +135,6 @@ def test_killed_at_random_points_then_rerun_converges(runner, api, sink, level, 
         else:
             assert pages["pages"] == [], pages
         assert pages["open"] == [], f"killed at task {point} ({phase}): a page left open {pages}"
-    case.note = (f"{total} tasks; kills by phase: " + ", ".join(f"{name} {count}" for name, count
-                                                              in sorted(phases_hit.items())) + f"; seed {SEED}")
+    by_phase = ", ".join(f"{name} {count}" for name, count in sorted(phases_hit.items()))
+    case.note = f"{total} tasks; kills by phase: {by_phase}; seed {SEED}"
     case.save()

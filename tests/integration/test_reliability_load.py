@@ -35,7 +35,7 @@ class Traffic:
         self.done_at: dict[str, float] = {}
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self.threads = [threading.Thread(target=self._send, daemon=True) for _ in range(TRAFFIC_THREADS)]
+        self.threads = [threading.Thread(target=self._send, daemon=True) for _thread in range(TRAFFIC_THREADS)]
 
     def start(self) -> None:
         for thread in self.threads:
@@ -71,7 +71,7 @@ class Traffic:
 def test_level2_on_fifty_environments_under_traffic(tmp_path):
     case = Case("load", f"Level 2 on {ENVIRONMENTS} environments at once, {TRAFFIC_THREADS} threads of model calls",
                 target=TARGETS["level2"])
-    ports = [free_port() for _ in range(ENVIRONMENTS)]
+    ports = [free_port() for _environment in range(ENVIRONMENTS)]
     token = "load-" + secrets.token_hex(8)
     args = [sys.executable, "-m", "sandbox", "api", "--state-dir", str(tmp_path / "sandbox"), "--log-level", "warning"]
     for port in ports:

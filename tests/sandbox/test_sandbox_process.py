@@ -159,5 +159,5 @@ def test_requests_are_counted_until_reset(api_process, tmp_path: Path):
     # One of them got the injected 503 instead of an answer: what a client had to retry.
     assert counted == {"total": 3, "by_route": {"GET /admin/feature-flags": 1, "GET /health": 2}, "injected": 1}
     assert requests.post(f"{api.url}/_sandbox/reset", timeout=5).ok
-    assert requests.get(f"{api.url}/_sandbox/requests", timeout=5).json() == {"total": 0, "by_route": {},
-                                                                               "injected": 0}, "reset clears both"
+    cleared = requests.get(f"{api.url}/_sandbox/requests", timeout=5).json()
+    assert cleared == {"total": 0, "by_route": {}, "injected": 0}, "reset clears both"

@@ -14,7 +14,7 @@ ON = {"hybrid_routing": True, "direct_bedrock": True}
 
 def calls(client, n: int = 200) -> Counter[str]:
     paths: Counter[str] = Counter()
-    for _ in range(n):
+    for _call in range(n):
         response = client.post(PATH, json={"model": "anthropic.claude-3-haiku", "prompt_tokens": 12})
         assert response.status_code == 200, response.text
         paths[response.json()["path"]] += 1
