@@ -442,3 +442,23 @@ def test_the_prod_inventory_rolls_forward(runner, api, tmp_path):
     assert run.rc == 0, run.output
     assert "Roll-forward of prod-eu: done" in " ".join(run.stdout.split())
     assert "Nothing to roll forward" in " ".join(run.stdout.split())
+
+
+@pytest.mark.parametrize("failing", [("PUT", "/admin/routing"), ("PATCH", "/admin/feature-flags")],
+                         ids=["routing", "flags"])
+def test_a_step_failing_before_the_release_revert_is_reported(runner, api, failing):
+    """Found by the reliability suite: a Level 3 whose earlier step failed crashed its own report (the result of a
+    role whose steps never ran)."""
+    method, path = failing
+    api.set_faults({"rules": [{"path": path, "method": method, "error_rate": 1.0, "error_status": 503}]})
+    run = runner.run(LEVEL3)
+    assert run.rc != 0
+    text = " ".join(run.stdout.split())
+    assert "Level 3 rollback (full release revert) of itest: FAILED" in text, run.output[-3000:]
+    assert "Next: once the cause above is gone, run playbooks/rollback_level3.yml again" in text
+    assert api.get("/admin/locks/rollback")["held"] is False
+    api.set_faults({})
+    again = runner.run(LEVEL3)
+    assert again.rc == 0, again.output
+    assert_level2_state(api)
+    assert api.get("/admin/releases")["current"] == SEED_PREVIOUS
