@@ -42,7 +42,7 @@ def start_run(level: int, direction: str, environment: str, targets: dict[str, A
     except (TypeError, ValueError):
         raise RunInputError(f"hybrid_routing_targets.{key} must be a number of seconds, got {merged[key]!r}") from None
     if target <= 0:
-        raise RunInputError(f"hybrid_routing_targets.{key} must be a positive number of seconds, got {target:g}")
+        raise RunInputError(f"hybrid_routing_targets.{key} must be a positive number of seconds, got {target:g}.")
     if lock_ttl_seconds <= 0:
         raise RunInputError(f"hybrid_routing_lock_ttl_seconds must be a positive number of seconds, got "
                             f"{lock_ttl_seconds:g}.")

@@ -78,7 +78,8 @@ def render(results: list[dict[str, Any]], mode: str) -> str:
              f"{platform.python_version()}. Written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", ""]
     total_tried = sum(item["tried"] for item in results)
     total_completed = sum(item["completed"] for item in results)
-    lines.append(f"{len(results)} cases, {total_tried} runs tried, {total_completed} completed as the case expects.")
+    lines.append(f"{len(results)} cases, {total_tried} runs tried, {total_completed} completed as the case expects "
+                 "(a killed run counts as tried, not completed).")
     for key, title in SECTIONS.items():
         rows = sorted((item for item in results if item["section"] == key), key=lambda item: item["case"])
         if not rows:
