@@ -235,7 +235,7 @@ def summary(run: dict[str, Any], report: dict[str, Any], lock: dict[str, Any], u
 
 
 # Refusals whose own message already says what to do next (the module that owns the rule knows best).
-_SAYS_WHAT_NEXT = ("run again", "then run", "re-run", "takeover", "wait for", "set hybrid_routing_", "use ")
+_SAYS_WHAT_NEXT = ("run again", "then run", "re-run", "takeover", "wait for", "set hybrid_routing_")
 
 
 def next_step(run: dict[str, Any], failure: str) -> str:
