@@ -167,7 +167,8 @@ class ReleaseManager:
                 "target. Nothing was changed."
             )
         if target not in (releases.get("available") or [target]):
-            given = " (option target)" if params["target"] == target else " (recorded in the snapshot)"
+            given = (" (option target)" if params["target"] else " (recorded in the snapshot)" if self.recorded
+                     else " (the service's previous release)")
             self.frame.fail(f"Unknown release {target}{given}; the service has {', '.join(releases['available'])}. "
                             "Nothing was changed.")
         return target

@@ -91,7 +91,7 @@ def failure_explained(output: str) -> bool:
 
 
 @pytest.mark.parametrize("fault, level", cases())
-def test_a_level_under_a_fault(runner, api, aws_proxy, moto_server, fault, level, request):
+def test_a_level_under_a_fault(runner, api, aws_proxy, moto_server, fault, level):
     case = Case("faults", f"{fault} / {level}", target=TARGETS[level])
     aws = proxied_aws(aws_proxy, moto_server)
     aws_proxy.clear()
