@@ -7,7 +7,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,17 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from testports import free_port as free_port  # re-exported: the tests import it from here
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 # HR_ANSIBLE_BIN runs the playbooks with another ansible-core (the 2.18 compatibility pass of scripts/test.sh).
 BIN = Path(os.environ.get("HR_ANSIBLE_BIN") or Path(sys.executable).parent)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def http(method: str, url: str, token: str | None = None, body: Any = None, timeout: float = 10) -> tuple[int, Any]:

@@ -64,31 +64,51 @@ class Traffic:
     def stop(self) -> None:
         self._stop.set()
         for thread in self.threads:
-            thread.join(15)
+            if thread.is_alive():  # never started when the test failed before the traffic began
+                thread.join(15)
+
+
+def start_fleet(tmp_path, token: str, log) -> tuple[subprocess.Popen, list[str]]:
+    """One sandbox process serving ENVIRONMENTS environments, each on its own port, answering /health.
+
+    A port chosen free can still be taken before the sandbox binds it; the sandbox then exits at once ("cannot
+    listen"), and the fleet is started again on other ports rather than waited for."""
+    for _attempt in range(3):
+        ports = [free_port() for _environment in range(ENVIRONMENTS)]
+        args = [sys.executable, "-m", "sandbox", "api", "--state-dir", str(tmp_path / "sandbox"),
+                "--log-level", "warning"]
+        for port in ports:
+            args += ["--port", str(port)]
+        service = subprocess.Popen(args, cwd=REPO, env=dict(os.environ, ADMIN_TOKEN=token), stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        bases = [f"http://127.0.0.1:{port}" for port in ports]
+
+        def up_or_exited(service: subprocess.Popen = service, bases: list[str] = bases) -> bool:
+            if service.poll() is not None:
+                return True
+            try:
+                return all(http("GET", f"{base}/health", timeout=2)[0] == 200 for base in bases)
+            except OSError:
+                return False
+
+        wait_for(up_or_exited, timeout=120, interval=0.2)
+        if service.poll() is None:
+            return service, bases
+        output = (tmp_path / "sandbox.log").read_text(errors="replace")
+        if "cannot listen" not in output[-300:]:
+            raise AssertionError(f"the sandbox fleet exited with {service.returncode}: {output[-2000:]}")
+    raise AssertionError(f"the sandbox fleet found no free ports in 3 tries: {output[-2000:]}")
 
 
 @pytest.mark.reliability
 def test_level2_on_fifty_environments_under_traffic(tmp_path):
     case = Case("load", f"Level 2 on {ENVIRONMENTS} environments at once, {TRAFFIC_THREADS} threads of model calls",
                 target=TARGETS["level2"])
-    ports = [free_port() for _environment in range(ENVIRONMENTS)]
     token = "load-" + secrets.token_hex(8)
-    args = [sys.executable, "-m", "sandbox", "api", "--state-dir", str(tmp_path / "sandbox"), "--log-level", "warning"]
-    for port in ports:
-        args += ["--port", str(port)]
     log = open(tmp_path / "sandbox.log", "ab")  # noqa: SIM115 - closed below
-    service = subprocess.Popen(args, cwd=REPO, env=dict(os.environ, ADMIN_TOKEN=token), stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    bases = [f"http://127.0.0.1:{port}" for port in ports]
+    service, bases = start_fleet(tmp_path, token, log)
     traffic = Traffic(bases)
     try:
-        def ready() -> bool:
-            try:
-                return all(http("GET", f"{base}/health", timeout=2)[0] == 200 for base in bases)
-            except OSError:
-                return False
-
-        wait_for(ready, timeout=60, interval=0.2)
         hosts = {f"env{index:02d}": {"ansible_connection": "local",
                                      "ansible_python_interpreter": "{{ ansible_playbook_python }}",
                                      "hybrid_routing_api_base": base, "hybrid_routing_operator": "load-test",
