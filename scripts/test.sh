@@ -34,7 +34,7 @@ step "pytest"
 # (marker reliability; `bash scripts/reliability.sh --full` runs it all); its cases record their figures.
 HR_RELIABILITY_RESULTS=$(mktemp -t reliability-XXXXXX.jsonl)
 export HR_RELIABILITY_RESULTS
-python -m pytest -q -p no:cacheprovider -n "${HR_TEST_WORKERS:-2}" "${select[@]}" "$@"
+python -m pytest -q -p no:cacheprovider --durations=25 -n "${HR_TEST_WORKERS:-2}" "${select[@]}" "$@"
 
 step "reliability suite, short mode: the table (docs/reliability.md has the full mode's)"
 python tests/integration/reliability.py render "$HR_RELIABILITY_RESULTS" --mode short
