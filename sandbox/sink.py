@@ -1,7 +1,8 @@
 """The notification sink: local stand-ins for Slack, PagerDuty, a status page and an SMTP server.
 
 Each receiver answers as the real one does (the parts the collection uses) and every request is recorded, so a test or
-a drill can read back exactly what each receiver got: GET /_sink/requests, /_sink/mail, /_sink/pagerduty.
+a drill can read back exactly what each receiver got: GET /_sink/requests, /_sink/mail, /_sink/pagerduty,
+/_sink/statuspage.
 Faults make a receiver fail on purpose: PUT /_sink/faults {"/slack/": {"status": 429, "times": 2, "retry_after": 1}}
 (added to those set before; DELETE /_sink/requests clears everything).
 
@@ -11,6 +12,7 @@ HTTP (one port):
   POST /pagerduty/v2/enqueue                PagerDuty Events API v2: 202, tracks incidents by dedup_key
   POST /statuspage/v1/pages/<id>/incidents  Statuspage: 201 with the incident
   PATCH /statuspage/v1/pages/<id>/incidents/<incident id>
+  GET /statuspage/v1/pages/<id>/incidents/unresolved    Statuspage: the page's incidents not resolved yet (a list)
 SMTP (--smtp-port): aiosmtpd with STARTTLS (a self-signed certificate made at start) and, with --smtp-username and
 SINK_SMTP_PASSWORD in the environment, AUTH required after STARTTLS.
 """
@@ -113,6 +115,11 @@ def make_handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
                 self._answer(200, {"mail": recorder.mail})
             elif self.path == "/_sink/pagerduty":
                 self._answer(200, {"pages": recorder.pages, "open": sorted(recorder.open_incidents)})
+            elif self.path == "/_sink/statuspage":
+                with recorder.lock:
+                    self._answer(200, {"incidents": list(recorder.statuspage.values())})
+            elif STATUSPAGE_INCIDENTS.match(self.path):
+                self._receive("GET")
             else:
                 self._answer(404, {"error": "not_found"})
 
@@ -199,6 +206,16 @@ def make_handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
             assert match is not None
             if not (self.headers.get("Authorization") or "").startswith("OAuth "):
                 self._answer(401, {"error": "Could not authenticate"})
+                return
+            if method == "GET":
+                page_id, which = match.groups()
+                with recorder.lock:
+                    unresolved = [record for record in recorder.statuspage.values() if record["page_id"] == page_id
+                                  and record.get("status") not in ("resolved", "postmortem", "completed")]
+                if which == "unresolved":
+                    self._answer(200, unresolved)
+                else:
+                    self._answer(404, {"error": "not_found"})
                 return
             incident = body.get("incident") if isinstance(body, dict) else None
             if not isinstance(incident, dict):

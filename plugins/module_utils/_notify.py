@@ -223,6 +223,15 @@ class Notifier:
             raise NotificationError(str(exc)) from None
         return answer if isinstance(answer, dict) else {}
 
+    def statuspage_unresolved(self, incidents_url: str, api_key: str) -> list[dict[str, Any]]:
+        """The page's incidents that are not resolved yet (Statuspage: GET .../incidents/unresolved, a list)."""
+        try:
+            answer = self._client("the status page API").request(
+                "GET", f"{incidents_url}/unresolved", headers={"Authorization": f"OAuth {api_key}"})[1]
+        except HTTPClientError as exc:
+            raise NotificationError(str(exc)) from None
+        return [item for item in answer if isinstance(item, dict)] if isinstance(answer, list) else []
+
 
 def read_state(path: str) -> dict[str, Any]:
     try:

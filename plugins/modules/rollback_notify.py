@@ -20,7 +20,9 @@ description:
     confirms it. Every event of one incident carries the same C(dedup_key), built from O(incident), so a re-run or
     an escalation updates the page instead of paging again."
   - "A status page incident (Statuspage's REST API) is opened when a Level 3 rollback starts acting and resolved
-    with its recovery; its id is kept in O(state_path). Drills never touch the status page."
+    with its recovery; its id is kept in O(state_path). Statuspage has no dedup key, so before opening one the
+    module takes over an unresolved incident of the same environment (a run killed before it kept the id would
+    otherwise open a second). Drills never touch the status page."
   - Every message carries level, environment, trigger, operator, approver, time against the target and the outcome,
     and starts with C([DRILL]) in a drill.
   - A receiver that fails is retried with backoff (C(Retry-After) honoured), then reported in RV(deliveries) and
@@ -337,12 +339,18 @@ class Notification:
         known = self.incident.get("statuspage_incident")
         incidents = f"{self.params['statuspage_api_url'].rstrip('/')}/pages/{page_id}/incidents"
         environment = self.environment
+        name = f"Degraded AI responses ({environment})"
         if action == "trigger" and not known:
             def create() -> None:
-                answer = self.notifier.statuspage("POST", incidents, api_key, {"incident": {
-                    "name": f"Degraded AI responses ({environment})", "status": "identified",
-                    "body": "We identified a problem with AI responses and are rolling back a change."}})
-                self._remember(status="open", statuspage_incident=answer.get("id"))
+                # Statuspage has no dedup key. A run killed between its POST and remembering the id would open a
+                # second public incident on the re-run, so an unresolved incident of this environment is taken over.
+                opened = [item.get("id") for item in self.notifier.statuspage_unresolved(incidents, api_key)
+                          if item.get("name") == name and item.get("id")]
+                if not opened:
+                    opened = [self.notifier.statuspage("POST", incidents, api_key, {"incident": {
+                        "name": name, "status": "identified",
+                        "body": "We identified a problem with AI responses and are rolling back a change."}}).get("id")]
+                self._remember(status="open", statuspage_incident=opened[0])
             self._send(_delivery("statuspage", "create", environment), create)
         elif action == "resolve" and known:
             def resolve() -> None:

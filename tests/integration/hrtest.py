@@ -25,9 +25,10 @@ HERE = Path(__file__).resolve().parent
 BIN = Path(os.environ.get("HR_ANSIBLE_BIN") or Path(sys.executable).parent)
 
 
-def http(method: str, url: str, token: str | None = None, body: Any = None, timeout: float = 10) -> tuple[int, Any]:
+def http(method: str, url: str, token: str | None = None, body: Any = None, timeout: float = 10,
+         headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    headers = {"Content-Type": "application/json", **(headers or {})}
     data = json.dumps(body).encode() if body is not None else None
-    headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(url, data=data, method=method, headers=headers)

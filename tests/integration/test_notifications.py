@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import secrets
 
-from hrtest import SINK_SMTP_PASSWORD, Sink
+from hrtest import SINK_SMTP_PASSWORD, Sink, http
 
 LEVEL1 = "playbooks/rollback_level1.yml"
 LEVEL2 = "playbooks/rollback_level2.yml"
@@ -125,9 +125,10 @@ def test_each_level_tells_whom_its_level_calls_for(runner, api, sink):
     assert len(seen[3]["pages"]["pages"]) == 1 and seen[3]["pages"]["open"] == []
     # The key travels only where PagerDuty reads it.
     assert SECRET["pagerduty"] not in json.dumps(trigger["headers"]) + json.dumps(trigger["body"]["payload"])
-    # Status page, Level 3: opened, then resolved.
-    create, patch = seen[3]["statuspage"]
-    assert (create["method"], patch["method"]) == ("POST", "PATCH")
+    # Status page, Level 3: no open incident of this environment to take over, so one is opened, then resolved.
+    look, create, patch = seen[3]["statuspage"]
+    assert (look["method"], create["method"], patch["method"]) == ("GET", "POST", "PATCH")
+    assert look["path"].endswith("/incidents/unresolved")
     assert patch["body"]["incident"]["status"] == "resolved"
     assert create["headers"]["Authorization"] == f"OAuth {SECRET['statuspage']}"
     # The audit trail and the incident report say what was sent.
@@ -164,6 +165,27 @@ def test_pagerduty_pages_once_across_a_break_glass_escalation_and_a_rerun(runner
     pages = sink.get("pagerduty")
     assert len(pages["pages"]) == 1 and pages["open"] == [], pages
     assert len([item for item in sink.requests("/statuspage/") if item["method"] == "POST"]) == 1
+
+
+def test_a_status_page_incident_whose_id_was_lost_is_taken_over_not_opened_twice(runner, api, sink):
+    """A Level 3 killed between opening the status page incident and keeping its id: Statuspage has no dedup key,
+    so the re-run finds the environment's unresolved incident, resolves it and opens no second one."""
+    status, opened = http("POST", f"{sink.base}/statuspage/v1/pages/page1/incidents", body={"incident": {
+        "name": "Degraded AI responses (itest)", "status": "identified", "body": "opened by the killed run"}},
+        headers={"Authorization": "OAuth killed-run"})
+    assert status == 201, opened
+    other = http("POST", f"{sink.base}/statuspage/v1/pages/page1/incidents", body={"incident": {
+        "name": "Degraded AI responses (another-environment)", "status": "identified"}},
+        headers={"Authorization": "OAuth other"})[1]
+    run = run_level(runner, sink, 3)
+    assert run.rc == 0, run.output
+    incidents = {item["id"]: item for item in sink.get("statuspage")["incidents"]}
+    assert len(incidents) == 2, f"a second incident was opened for itest: {incidents}"
+    assert incidents[opened["id"]]["status"] == "resolved"
+    assert incidents[other["id"]]["status"] == "identified", "another environment's incident is not touched"
+    record = last_record(runner)
+    assert ("statuspage", "create", True) in {(item["channel"], item["action"], item["sent"])
+                                               for item in record["notifications"]}
 
 
 def test_failing_receivers_are_retried_reported_and_never_fail_the_rollback(runner, api, sink):

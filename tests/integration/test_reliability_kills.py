@@ -48,7 +48,10 @@ def phase_of(task_name: str | None) -> str:
 def receivers(sink) -> dict:
     return {"hybrid_routing_pagerduty_routing_key": "kill-test-routing-key",
             "hybrid_routing_pagerduty_events_url": f"{sink.base}/pagerduty/v2/enqueue",
-            "hybrid_routing_slack_webhook_url": f"{sink.base}/slack/webhook/T0/B0/killtest"}
+            "hybrid_routing_slack_webhook_url": f"{sink.base}/slack/webhook/T0/B0/killtest",
+            "hybrid_routing_statuspage_api_url": f"{sink.base}/statuspage/v1",
+            "hybrid_routing_statuspage_api_key": "kill-test-statuspage-key",
+            "hybrid_routing_statuspage_page_id": "kill"}
 
 
 def kill_points(total_tasks: int, count: int, rng: random.Random) -> list[int]:
@@ -135,6 +138,11 @@ def test_killed_at_random_points_then_rerun_converges(runner, api, sink, level, 
         else:
             assert pages["pages"] == [], pages
         assert pages["open"] == [], f"killed at task {point} ({phase}): a page left open {pages}"
+        # Statuspage has no dedup key: one public incident per Level 3 (a roll-forward's is its Level 3's), resolved.
+        incidents = sink.get("statuspage")["incidents"]
+        expected = 1 if level in ("level3", "rollforward") else 0
+        assert len(incidents) == expected, f"killed at task {point} ({phase}): status page incidents {incidents}"
+        assert all(item["status"] == "resolved" for item in incidents), f"killed at task {point} ({phase}): {incidents}"
     by_phase = ", ".join(f"{name} {count}" for name, count in sorted(phases_hit.items()))
     case.note = f"{total} tasks; kills by phase: {by_phase}; seed {SEED}"
     case.save()

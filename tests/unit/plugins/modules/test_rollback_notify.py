@@ -30,9 +30,11 @@ def report(level: int = 1, outcome: str = "success", **extra: Any) -> dict[str, 
 
 
 class Sent(list):
-    """The calls each receiver got; `answers` makes a receiver fail with that message."""
+    """The calls each receiver got; `answers` makes a receiver fail with that message; `unresolved` is what the
+    status page lists as not resolved yet."""
 
     answers: dict[str, str]
+    unresolved: list[dict[str, Any]]
 
 
 @pytest.fixture
@@ -46,12 +48,15 @@ def sent(monkeypatch) -> Sent:
             failure = answers.get(kind)
             if failure:
                 raise _notify.NotificationError(failure)
+            if kind == "statuspage_unresolved":
+                return calls.unresolved
             return {"id": "sp-incident-1"} if kind == "statuspage" else None
         return send
 
-    for kind in ("slack_webhook", "slack_post", "pagerduty", "statuspage"):
+    for kind in ("slack_webhook", "slack_post", "pagerduty", "statuspage", "statuspage_unresolved"):
         monkeypatch.setattr(_notify.Notifier, kind, record(kind))
     calls.answers = answers
+    calls.unresolved = []
     return calls
 
 
@@ -100,6 +105,25 @@ def test_level3_start_pages_and_opens_the_status_page_once_per_incident(sent, tm
     # Someone turned the flags back on: the same incident pages again.
     assert plan(run("start", report(3), incident="rb-1", state_path=state)) == {
         ("pagerduty", "trigger"), ("statuspage", "create")}
+
+
+def test_an_unresolved_status_page_incident_of_the_environment_is_taken_over(sent, tmp_path):
+    # The id was lost (a run killed after opening it): the incident of this environment is adopted, not doubled.
+    sent.unresolved = [{"id": "other", "name": "Degraded AI responses (staging)"},
+                       {"id": "lost", "name": "Degraded AI responses (prod)"}]
+    state = str(tmp_path / "notifications.json")
+    first = run("start", report(3), incident="rb-1", state_path=state)
+    assert ("statuspage", "create", True) in {(item["channel"], item["action"], item["sent"])
+                                              for item in first["deliveries"]}
+    assert [args[0] for kind, args in sent if kind == "statuspage"] == [], "no second incident opened"
+    run("finish", report(3), incident="rb-1", state_path=state)
+    [(method, url, _key, body)] = [args for kind, args in sent if kind == "statuspage"]
+    assert (method, url.rsplit("/", 1)[-1], body["incident"]["status"]) == ("PATCH", "lost", "resolved")
+    # A listing that fails is a failed delivery like any other, reported and retried by the next run.
+    sent.answers["statuspage_unresolved"] = "the status page API failed with 503"
+    again = run("start", report(3), incident="rb-2", state_path=str(tmp_path / "other.json"))
+    [failed] = [item for item in again["deliveries"] if item["channel"] == "statuspage"]
+    assert failed["error"] == "the status page API failed with 503" and not failed["sent"]
 
 
 def test_an_escalation_after_break_glass_updates_the_open_page(sent, tmp_path):
