@@ -28,6 +28,16 @@ attributes:
         classic module.
 """
 
+    # A controller action with no module to run on a host (it reads the run's facts, files or the controller's
+    # clock); one place for what the six such plugins would otherwise each say.
+    CONTROLLER_ONLY = r"""
+options: {}
+attributes:
+  action:
+    support: full
+    details: Runs only on the controller; there is no module to run on a host.
+"""
+
     ADMIN_API = r"""
 options: {}
 attributes:

@@ -17,6 +17,7 @@ description:
 author:
   - matbakh platform team (@matbakh)
 extends_documentation_fragment:
+  - matbakh.hybrid_routing.attributes.controller_only  # first: its action details win over the generic ones
   - matbakh.hybrid_routing.attributes
 attributes:
   check_mode:
@@ -27,9 +28,6 @@ attributes:
   idempotent:
     support: full
     details: The same report written twice changes nothing the second time.
-  action:
-    support: full
-    details: Runs only on the controller; there is no module to run on a host.
 options:
   path:
     description: Where to write the report.

@@ -23,6 +23,7 @@ description:
 author:
   - matbakh platform team (@matbakh)
 extends_documentation_fragment:
+  - matbakh.hybrid_routing.attributes.controller_only  # first: its action details win over the generic ones
   - matbakh.hybrid_routing.attributes
 attributes:
   check_mode:
@@ -32,9 +33,6 @@ attributes:
     support: none
   idempotent:
     support: full
-  action:
-    support: full
-    details: Runs only on the controller; there is no module to run on a host.
 options:
   people:
     description: >-

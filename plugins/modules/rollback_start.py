@@ -20,6 +20,7 @@ description:
 author:
   - matbakh platform team (@matbakh)
 extends_documentation_fragment:
+  - matbakh.hybrid_routing.attributes.controller_only  # first: its action details win over the generic ones
   - matbakh.hybrid_routing.attributes
 attributes:
   check_mode:
@@ -30,9 +31,6 @@ attributes:
   idempotent:
     support: full
     details: Reports no change; each call names a new run.
-  action:
-    support: full
-    details: Runs only on the controller; there is no module to run on a host.
 options:
   level:
     description: Rollback level.
