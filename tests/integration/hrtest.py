@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from testports import free_port as free_port  # re-exported: the tests import it from here
+from testports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent

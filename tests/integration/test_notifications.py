@@ -184,8 +184,8 @@ def test_a_status_page_incident_whose_id_was_lost_is_taken_over_not_opened_twice
     assert incidents[opened["id"]]["status"] == "resolved"
     assert incidents[other["id"]]["status"] == "identified", "another environment's incident is not touched"
     record = last_record(runner)
-    assert ("statuspage", "create", True) in {(item["channel"], item["action"], item["sent"])
-                                               for item in record["notifications"]}
+    delivered = {(item["channel"], item["action"], item["sent"]) for item in record["notifications"]}
+    assert ("statuspage", "create", True) in delivered
 
 
 def test_failing_receivers_are_retried_reported_and_never_fail_the_rollback(runner, api, sink):

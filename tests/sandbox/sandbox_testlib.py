@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import requests
-from testports import free_port as free_port  # re-exported: the tests import it from here
+import testports
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
@@ -34,6 +34,9 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float
         if time.monotonic() > end:
             pytest.fail(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+free_port = testports.free_port  # the sandbox tests take it from here, with the rest of their helpers
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
