@@ -22,7 +22,7 @@ export ANSIBLE_COLLECTIONS_PATH="$REPO/.collections"
 results=$(mktemp -t reliability-XXXXXX.jsonl)
 export HR_RELIABILITY_RESULTS="$results"
 status=0
-python -m pytest -q -p no:cacheprovider -n "${HR_TEST_WORKERS:-2}" -m "$select" tests/integration tests/sandbox/test_sandbox_schemathesis.py "$@" || status=$?
+python -m pytest -q -p no:cacheprovider -n "${HR_TEST_WORKERS:-2}" --dist worksteal -m "$select" tests/integration tests/sandbox/test_sandbox_schemathesis.py "$@" || status=$?
 # shellcheck disable=SC2086 # $write is empty or two words
 python tests/integration/reliability.py render "$results" --mode "$mode" $write
 rm -f "$results"

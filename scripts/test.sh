@@ -30,11 +30,13 @@ bash scripts/publish_check.sh
 
 step "pytest"
 # Two workers (the machines have 2 cores): the integration tests mostly wait on ansible-playbook and the sandbox.
-# Each worker starts its own sandbox and moto on free ports. The reliability suite's short mode runs here too
+# Each worker starts its own sandbox and moto on free ports. worksteal: tests/conftest.py puts the slowest files
+# first, and a worker that runs out of tests takes over the other's unstarted ones (no idle worker at the end).
+# The reliability suite's short mode runs here too
 # (marker reliability; `bash scripts/reliability.sh --full` runs it all); its cases record their figures.
 HR_RELIABILITY_RESULTS=$(mktemp -t reliability-XXXXXX.jsonl)
 export HR_RELIABILITY_RESULTS
-python -m pytest -q -p no:cacheprovider --durations=25 -n "${HR_TEST_WORKERS:-2}" "${select[@]}" "$@"
+python -m pytest -q -p no:cacheprovider --durations=25 -n "${HR_TEST_WORKERS:-2}" --dist worksteal "${select[@]}" "$@"
 
 step "reliability suite, short mode: the table (docs/reliability.md has the full mode's)"
 python tests/integration/reliability.py render "$HR_RELIABILITY_RESULTS" --mode short
