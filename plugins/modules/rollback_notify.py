@@ -344,8 +344,12 @@ class Notification:
             def create() -> None:
                 # Statuspage has no dedup key. A run killed between its POST and remembering the id would open a
                 # second public incident on the re-run, so an unresolved incident of this environment is taken over.
-                opened = [item.get("id") for item in self.notifier.statuspage_unresolved(incidents, api_key)
-                          if item.get("name") == name and item.get("id")]
+                # A listing that fails does not hold the incident back: a duplicate is better than none.
+                try:
+                    unresolved = self.notifier.statuspage_unresolved(incidents, api_key)
+                except NotificationError:
+                    unresolved = []
+                opened = [item.get("id") for item in unresolved if item.get("name") == name and item.get("id")]
                 if not opened:
                     opened = [self.notifier.statuspage("POST", incidents, api_key, {"incident": {
                         "name": name, "status": "identified",
