@@ -230,6 +230,11 @@ class LockRequest(RequestModel):
     takeover: StrictBool = False
     controller: str | None = Field(default=None, max_length=255, description="Host the holding run runs on")
     pid: json_int(ge=1) | None = Field(default=None, description="Process id of the holding run on that host")
+    replaces: str | None = Field(
+        default=None, max_length=200,
+        description="With takeover: the rollback id of the lease being taken over; 409 if the lease now held is "
+        "another run's (it changed hands since it was read)",
+    )
 
 
 class LockGrant(BaseModel):

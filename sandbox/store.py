@@ -394,9 +394,14 @@ class Store:
 
     def acquire_lock(
         self, holder: str, reason: str, ttl_seconds: float, takeover: bool, rollback_id: str | None,
-        controller: str | None = None, pid: int | None = None,
+        controller: str | None = None, pid: int | None = None, replaces: str | None = None,
     ) -> tuple[dict[str, Any], int]:
-        """Returns (body, status): 201 new lease, 200 renewal by the same holder."""
+        """Returns (body, status): 201 new lease, 200 renewal by the same run.
+
+        The decision is taken inside one transaction, so two runs that both saw the lease free cannot both get it:
+        a lease of the same holder but another run (another rollback id) is a conflict like anyone else's, and a
+        takeover names the run it replaces (`replaces`), so two runs taking over one stale lease cannot both win.
+        """
         with self._tx() as conn:
             active, expired = self._active_lease(conn)
             now = self.now()
@@ -410,14 +415,21 @@ class Store:
                 "expires_at": now + ttl_seconds,
                 "ttl_seconds": ttl_seconds,
             }
-            if active is not None and active["holder"] == holder:
+            # A lease without a rollback id, or a request without one, cannot tell runs apart: the holder renews.
+            same_run = not active or not active.get("rollback_id") or not rollback_id or (
+                active["rollback_id"] == rollback_id)
+            if active is not None and active["holder"] == holder and same_run:
                 new["acquired_at"] = active["acquired_at"]
                 self._put(conn, "lock", new)
                 return {"lock": self._lease_doc(new), "previous": self._lease_doc(active)}, 200
             if active is not None and not takeover:
-                raise ApiError(
-                    409, "lock_held", f"rollback lock is held by {active['holder']}", lock=self._lease_doc(active)
-                )
+                other_run = f" for another run (rollback {active['rollback_id']})" if active["holder"] == holder else ""
+                raise ApiError(409, "lock_held", f"rollback lock is held by {active['holder']}{other_run}",
+                               lock=self._lease_doc(active))
+            if active is not None and replaces is not None and active.get("rollback_id") != replaces:
+                raise ApiError(409, "lock_held", f"rollback lock changed hands: it is now held by {active['holder']} "
+                               f"(rollback {active.get('rollback_id')}), not rollback {replaces}",
+                               lock=self._lease_doc(active))
             self._put(conn, "lock", new)
             previous = active or expired
             body: dict[str, Any] = {

@@ -131,9 +131,12 @@ class AdminAPI:
         return self.get("/admin/locks/rollback")
 
     def acquire_lock(self, holder: str, reason: str, ttl_seconds: int, takeover: bool,
-                     controller: str | None = None, pid: int | None = None) -> dict[str, Any]:
+                     controller: str | None = None, pid: int | None = None,
+                     replaces: str | None = None) -> dict[str, Any]:
         body = {"holder": holder, "reason": reason, "ttl_seconds": ttl_seconds, "takeover": takeover,
                 "controller": controller, "pid": pid}
+        if replaces:
+            body["replaces"] = replaces
         return self.http.request("POST", "/admin/locks/rollback", json=body)[1]
 
     def release_lock(self, holder: str) -> dict[str, Any]:

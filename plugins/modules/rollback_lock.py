@@ -204,12 +204,22 @@ class RollbackLockManager:
     def _held_by_other(self, lock: dict[str, Any]) -> bool:
         return bool(lock.get("held")) and lock.get("holder") != self.holder
 
+    def _this_run(self, lock: dict[str, Any]) -> bool:
+        return (bool(lock.get("held")) and lock.get("holder") == self.holder
+                and lock.get("controller") == self.controller and lock.get("pid") == self.pid)
+
     def _own_run_alive(self, lock: dict[str, Any]) -> bool:
         """A lease of this holder taken by another run that still runs on this controller."""
         if not lock.get("held") or lock.get("holder") != self.holder:
             return False
-        this_run = lock.get("controller") == self.controller and lock.get("pid") == self.pid
-        return not this_run and run_alive(lock)
+        return not self._this_run(lock) and run_alive(lock)
+
+    def _refuse_own(self, lock: dict[str, Any]) -> None:
+        self.frame.fail(
+            f"The rollback lock is {describe_lease(lock)}: another run of yours that is still going on this "
+            "controller. Let it finish (or stop it; a lock whose run is gone is taken over at once).",
+            lock=lock,
+        )
 
     def _refuse(self, lock: dict[str, Any]) -> None:
         self.frame.fail(
@@ -225,26 +235,28 @@ class RollbackLockManager:
         if self._held_by_other(before) and not takeover:
             self._refuse(before)
         if self._own_run_alive(before) and not takeover:
-            self.frame.fail(
-                f"The rollback lock is {describe_lease(before)}: another run of yours that is still going on this "
-                "controller. Let it finish (or stop it; a lock whose run is gone is taken over at once).",
-                lock=before,
-            )
+            self._refuse_own(before)
         taken_over = self._held_by_other(before)
         took_over_own = bool(before.get("held")) and not taken_over
+        # Another run's lease (someone else's, taken over on request, or a gone run of this holder) is replaced
+        # only if it is still the one read above: the service compares its rollback id. A lease read as free is
+        # requested without takeover, so of two runs that both saw it free the second gets 409, not the lease.
+        replacing = bool(before.get("held")) and not self._this_run(before)
         reason = params["reason"]
         if self.frame.check_mode:
             after = {"held": True, "holder": self.holder, "reason": reason, "ttl_seconds": params["ttl_seconds"],
                      "controller": self.controller, "pid": self.pid}
         else:
             try:
-                answer = self.frame.api.acquire_lock(self.holder, reason, params["ttl_seconds"], takeover,
-                                                     self.controller, self.pid)
+                answer = self.frame.api.acquire_lock(self.holder, reason, params["ttl_seconds"], replacing,
+                                                     self.controller, self.pid,
+                                                     replaces=before.get("rollback_id") if replacing else None)
             except ConflictError as exc:
                 lock = exc.body.get("lock") if isinstance(exc.body, dict) else None
+                if lock and lock.get("holder") == self.holder:
+                    self._refuse_own(lock)
                 self._refuse(lock or before)
             after = dict(answer.get("lock") or {}, held=True)
-            taken_over = bool(answer.get("taken_over", taken_over))
         return self._result(True, before, after, taken_over=taken_over, took_over_own=took_over_own)
 
     def absent(self) -> dict[str, Any]:

@@ -125,7 +125,8 @@ def acquire_lock(
     request: Request, response: Response, body: LockRequest, store: StoreDep, rollback_id: RollbackIdHeader = None
 ) -> dict:
     grant, status = store.acquire_lock(
-        body.holder, body.reason, body.ttl_seconds, body.takeover, rollback_id, body.controller, body.pid
+        body.holder, body.reason, body.ttl_seconds, body.takeover, rollback_id, body.controller, body.pid,
+        body.replaces,
     )
     response.status_code = status
     if grant.get("taken_over"):

@@ -5,9 +5,11 @@ from __future__ import annotations
 from sandbox_testlib import wait_for
 
 
-def acquire(client, holder, reason="drill", ttl=900, takeover=False, rollback_id=None):
+def acquire(client, holder, reason="drill", ttl=900, takeover=False, rollback_id=None, replaces=None):
     headers = {"X-Rollback-Id": rollback_id} if rollback_id else {}
     body = {"holder": holder, "reason": reason, "ttl_seconds": ttl, "takeover": takeover}
+    if replaces is not None:
+        body["replaces"] = replaces
     return client.post("/admin/locks/rollback", json=body, headers=headers)
 
 
@@ -31,18 +33,43 @@ def test_acquire_and_read(client):
     assert client.get("/admin/locks/rollback").json() == {"held": True, **lease}
 
 
-def test_renew_by_same_holder(client):
+def test_renew_by_same_run(client):
     first = acquire(client, "alice", "first", rollback_id="rb-1").json()["lock"]
-    response = acquire(client, "alice", "second", ttl=1200, rollback_id="rb-2")
+    response = acquire(client, "alice", "second", ttl=1200, rollback_id="rb-1")
     assert response.status_code == 200
     body = response.json()
     assert body["previous"] == first
     assert (body["lock"]["reason"], body["lock"]["rollback_id"], body["lock"]["ttl_seconds"]) == (
         "second",
-        "rb-2",
+        "rb-1",
         1200,
     )
     assert body["lock"]["acquired_at"] == first["acquired_at"]
+    # Without run ids on both sides the runs cannot be told apart: the holder renews.
+    assert acquire(client, "alice", "third").status_code == 200
+
+
+def test_another_run_of_the_same_holder_gets_409(client):
+    """Two runs of one operator that both read the lease free: the write decides, the second is refused."""
+    lease = acquire(client, "alice", "first", rollback_id="rb-1").json()["lock"]
+    response = acquire(client, "alice", "second", rollback_id="rb-2")
+    assert response.status_code == 409
+    assert response.json()["lock"] == lease
+    assert "for another run (rollback rb-1)" in response.json()["detail"]
+    # A gone run's lease is taken over explicitly, naming it.
+    taken = acquire(client, "alice", "second", takeover=True, rollback_id="rb-2", replaces="rb-1")
+    assert taken.status_code == 201 and taken.json()["lock"]["rollback_id"] == "rb-2"
+
+
+def test_a_takeover_of_a_lease_that_changed_hands_gets_409(client):
+    """Two runs taking over the same stale lease: the first replaces it, the second names a lease now gone."""
+    acquire(client, "alice", rollback_id="rb-1")
+    assert acquire(client, "alice", takeover=True, rollback_id="rb-2", replaces="rb-1").status_code == 201
+    late = acquire(client, "alice", takeover=True, rollback_id="rb-3", replaces="rb-1")
+    assert late.status_code == 409
+    assert late.json()["lock"]["rollback_id"] == "rb-2"
+    assert "changed hands" in late.json()["detail"]
+    assert client.get("/admin/locks/rollback").json()["rollback_id"] == "rb-2"
 
 
 def test_other_holder_gets_409_with_current_lease(client):

@@ -119,9 +119,16 @@ class FakeAdminAPI:
         return dict(self.state["lock"])
 
     def acquire_lock(self, holder: str, reason: str, ttl_seconds: int, takeover: bool,
-                     controller: str | None = None, pid: int | None = None) -> dict[str, Any]:
-        current = self.state["lock"]
-        if current.get("held") and current.get("holder") != holder and not takeover:
+                     controller: str | None = None, pid: int | None = None,
+                     replaces: str | None = None) -> dict[str, Any]:
+        # The service's rules: a lease of another holder, or of another run, needs takeover; a takeover must name
+        # the lease it replaces. "lock_after_read" is a lease another run took between the module's read and write.
+        current = self.state.pop("lock_after_read", None) or self.state["lock"]
+        self.acquired_with = {"takeover": takeover, "replaces": replaces}
+        if current.get("held") and not takeover and (current.get("holder") != holder
+                                                     or current.get("rollback_id")):
+            raise ConflictError("409", status=409, body={"error": "lock_held", "lock": current})
+        if current.get("held") and takeover and replaces is not None and current.get("rollback_id") != replaces:
             raise ConflictError("409", status=409, body={"error": "lock_held", "lock": current})
         self.writes.append(("acquire_lock", holder))
         self.state["lock"] = {"held": True, "holder": holder, "reason": reason, "ttl_seconds": ttl_seconds,

@@ -235,6 +235,29 @@ def test_lock_of_the_same_holder_whose_run_is_gone_is_taken_over(fake_api, run_m
     assert lease["controller"] == socket.gethostname() and "pid" in lease
 
 
+def test_a_gone_run_of_the_same_holder_is_replaced_only_if_still_there(fake_api, run_module, monkeypatch):
+    monkeypatch.setattr(rollback_lock, "process_command", lambda pid: "")
+
+    def stale_then_taken(api):
+        api.state["lock"] = {"held": True, "holder": "alice", "rollback_id": "rb-gone", "controller": "x", "pid": 7}
+        # Meanwhile another run of alice took the stale lease over (its process runs here).
+        api.state["lock_after_read"] = {"held": True, "holder": "alice", "rollback_id": "rb-other",
+                                        "controller": socket.gethostname(), "pid": 8}
+    code, result = run_module(rollback_lock, {"holder": "alice"}, stale_then_taken)
+    assert last_api(fake_api).acquired_with == {"takeover": True, "replaces": "rb-gone"}
+    assert code == 1 and "another run of yours that is still going" in result["msg"]
+    assert "rollback rb-other" in result["msg"]
+
+
+def test_a_lease_taken_between_read_and_write_refuses_the_second_run(fake_api, run_module):
+    """Two runs that both read the lease free: the service refuses the second write, and the module says who won."""
+    def free_then_taken(api):
+        api.state["lock_after_read"] = {"held": True, "holder": "bob", "rollback_id": "rb-bob", "reason": "Level 2"}
+    code, result = run_module(rollback_lock, {"holder": "alice"}, free_then_taken)
+    assert last_api(fake_api).acquired_with == {"takeover": False, "replaces": None}
+    assert code == 1 and "held by bob" in result["msg"] and last_api(fake_api).writes == []
+
+
 def test_playbook_pid_is_found_through_the_process_tree(monkeypatch):
     tree = {100: (50, "python /venv/bin/ansible-playbook site.yml"), 50: (10, "bash"), 10: (1, "sshd")}
     monkeypatch.setattr(rollback_lock.os, "getppid", lambda: 100)
