@@ -238,10 +238,11 @@ class RollbackLockManager:
             self._refuse_own(before)
         taken_over = self._held_by_other(before)
         took_over_own = bool(before.get("held")) and not taken_over
-        # Another run's lease (someone else's, taken over on request, or a gone run of this holder) is replaced
-        # only if it is still the one read above: the service compares its rollback id. A lease read as free is
-        # requested without takeover, so of two runs that both saw it free the second gets 409, not the lease.
-        replacing = bool(before.get("held")) and not self._this_run(before)
+        # A lease read as held (someone else's taken over on request, a gone run of this holder, or one this
+        # playbook process took in an earlier rung) is replaced only if it is still the one read above: the service
+        # compares its rollback id (`replaces`). A lease read as free is requested without takeover, so of two runs
+        # that both saw it free the second gets 409, not the lease.
+        replacing = bool(before.get("held"))
         reason = params["reason"]
         if self.frame.check_mode:
             after = {"held": True, "holder": self.holder, "reason": reason, "ttl_seconds": params["ttl_seconds"],
