@@ -205,8 +205,8 @@ class RollbackLockManager:
         return bool(lock.get("held")) and lock.get("holder") != self.holder
 
     def _this_run(self, lock: dict[str, Any]) -> bool:
-        return (bool(lock.get("held")) and lock.get("holder") == self.holder
-                and lock.get("controller") == self.controller and lock.get("pid") == self.pid)
+        same_process = lock.get("controller") == self.controller and lock.get("pid") == self.pid
+        return bool(lock.get("held")) and lock.get("holder") == self.holder and same_process
 
     def _own_run_alive(self, lock: dict[str, Any]) -> bool:
         """A lease of this holder taken by another run that still runs on this controller."""
