@@ -133,10 +133,22 @@ def trust_as_template_deep(value: Any) -> Any:
     return trust_as_template(value) if isinstance(value, str) else value
 
 
-def test_the_awx_definitions_validate_against_awx_offline():
+@pytest.fixture
+def plugin_loader():
+    """Ansible's plugin loader, for the file lookup the job templates read their surveys with. It installs Ansible's
+    collection finder in this worker's process; removed afterwards, or a later test of the same worker that imports
+    one of this collection's modules fails ("collection metadata was not loaded")."""
     from ansible.plugins.loader import init_plugin_loader
+    from ansible.utils.collection_loader import AnsibleCollectionConfig
+    from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
 
-    init_plugin_loader()  # the file lookup the job templates read their surveys with
+    init_plugin_loader()
+    yield
+    _AnsibleCollectionFinder._remove()
+    AnsibleCollectionConfig._collection_finder = None
+
+
+def test_the_awx_definitions_validate_against_awx_offline(plugin_loader):
     loader = DataLoader()
     loader.set_basedir(str(AWX))
     variables = awx_vars()

@@ -95,7 +95,8 @@ def start_fleet(tmp_path, token: str, log) -> tuple[subprocess.Popen, list[str]]
         if service.poll() is None:
             return service, bases
         output = (tmp_path / "sandbox.log").read_text(errors="replace")
-        if "cannot listen" not in output[-300:]:
+        # "cannot listen" when the bind fails up front; "Address already in use" when it fails as the server starts.
+        if "cannot listen" not in output[-300:] and "Address already in use" not in output[-3000:]:
             raise AssertionError(f"the sandbox fleet exited with {service.returncode}: {output[-2000:]}")
     raise AssertionError(f"the sandbox fleet found no free ports in 3 tries: {output[-2000:]}")
 
