@@ -204,15 +204,12 @@ class RollbackLockManager:
     def _held_by_other(self, lock: dict[str, Any]) -> bool:
         return bool(lock.get("held")) and lock.get("holder") != self.holder
 
-    def _this_run(self, lock: dict[str, Any]) -> bool:
-        same_process = lock.get("controller") == self.controller and lock.get("pid") == self.pid
-        return bool(lock.get("held")) and lock.get("holder") == self.holder and same_process
-
     def _own_run_alive(self, lock: dict[str, Any]) -> bool:
         """A lease of this holder taken by another run that still runs on this controller."""
         if not lock.get("held") or lock.get("holder") != self.holder:
             return False
-        return not self._this_run(lock) and run_alive(lock)
+        this_run = lock.get("controller") == self.controller and lock.get("pid") == self.pid
+        return not this_run and run_alive(lock)
 
     def _refuse_own(self, lock: dict[str, Any]) -> None:
         self.frame.fail(

@@ -349,12 +349,13 @@ class Notification:
                     unresolved = self.notifier.statuspage_unresolved(incidents, api_key)
                 except NotificationError:
                     unresolved = []
-                opened = [item.get("id") for item in unresolved if item.get("name") == name and item.get("id")]
-                if not opened:
-                    opened = [self.notifier.statuspage("POST", incidents, api_key, {"incident": {
+                incident_id = next((item["id"] for item in unresolved if item.get("name") == name and item.get("id")),
+                                   None)
+                if incident_id is None:
+                    incident_id = self.notifier.statuspage("POST", incidents, api_key, {"incident": {
                         "name": name, "status": "identified",
-                        "body": "We identified a problem with AI responses and are rolling back a change."}}).get("id")]
-                self._remember(status="open", statuspage_incident=opened[0])
+                        "body": "We identified a problem with AI responses and are rolling back a change."}}).get("id")
+                self._remember(status="open", statuspage_incident=incident_id)
             self._send(_delivery("statuspage", "create", environment), create)
         elif action == "resolve" and known:
             def resolve() -> None:
