@@ -1,74 +1,46 @@
 # Copyright: (c) 2026, matbakh platform team
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""rollback_notify: the HTTP receivers in-process (or as a module on another host), then the e-mail through
-community.general.mail, retried here, so one task tells everyone and reports on all of it."""
+"""rollback_notify in-process (or as a module on another host). The start phase of a Level 3 is sent from a process
+of its own: the task returns the plan at once, so no receiver stands before or between the level's actions, and the
+finish phase of the same run reads what that process sent (plugin_utils/_background.py)."""
 
 from __future__ import annotations
 
-import os
-import random
-import time
 from typing import Any
 
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._notify import summarize
+from ansible.plugins.action import ActionBase
+
 from ansible_collections.matbakh.hybrid_routing.plugins.modules import rollback_notify
-from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import InProcessModuleAction
-
-MAIL_MODULE = "community.general.mail"
-
-
-def mail_error(result: dict[str, Any]) -> str:
-    """Why community.general.mail did not send, in one line: its message (ansible-core 2.19 puts an escaped
-    exception's text there too, e.g. "Module failed: [Errno 111] Connection refused"), else the last line of the
-    traceback ansible-core 2.18 returns."""
-    message = str(result.get("msg") or "").strip()
-    if message and not message.startswith("MODULE FAILURE"):
-        return message.removeprefix("Task failed: ").splitlines()[0][:300]
-    trace = result.get("exception") or result.get("module_stderr")
-    if isinstance(trace, str) and trace.strip():
-        return trace.strip().splitlines()[-1][:300]
-    return message or "community.general.mail failed without a message"
+from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._background import spawn
+from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import (
+    InProcessModuleAction,
+    run_in_process,
+)
 
 
 class ActionModule(InProcessModuleAction):
     module = rollback_notify
-    # Backoff between e-mail attempts: 1 s, then 2 s, 4 s... (SMTP has no Retry-After).
-    mail_backoff = 1.0
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        result = super().run(tmp, task_vars)
-        email = result.get("email")
-        if result.get("failed") or not email or self._play_context.check_mode:
+        if (self._task.args.get("phase") != "start" or self._play_context.check_mode
+                or not self._on_controller()):
+            return super().run(tmp, task_vars)
+        result = ActionBase.run(self, tmp, task_vars)
+        self._apply_task_environment()
+        args = dict(self._task.args)
+        # The plan, as check mode makes it (it validates the arguments and sends nothing), then the sending itself
+        # in the background.
+        plan = run_in_process(self.module, args, True, False, self._task.action)
+        if plan.get("failed") or not plan.get("deliveries"):
+            result.update(plan)
             return result
-        delivery = next(item for item in result["deliveries"] if item["channel"] == "email")
-        error = self._send_mail(email, task_vars or {})
-        delivery.update(sent=error is None, error=error)
-        result["failed_channels"] = [f"{item['channel']} {item['action']}" for item in result["deliveries"]
-                                     if item["error"]]
-        result["summary"] = summarize(result["deliveries"])
+        budget = float(args.get("budget") or rollback_notify.ARGUMENT_SPEC["budget"]["default"])
+        background = spawn(self.module, args, self._task.action, budget, plan["deliveries"])
+        if background is None:  # no process could be started: send here, within the same budget
+            result.update(run_in_process(self.module, args, False, False, self._task.action))
+            return result
+        sending = ", ".join(f"{item['channel']} {item['action']}" for item in plan["deliveries"])
+        plan.update(background=background, summary=f"Notifications: sending in the background ({sending}).")
+        result.update(plan)
         return result
-
-    def _send_mail(self, email: dict[str, Any], task_vars: dict[str, Any]) -> str | None:
-        args = self._task.args
-        mail_args = {
-            "host": args.get("smtp_host"), "port": int(args.get("smtp_port") or 587),
-            "sender": args.get("email_from") or "hybrid-routing-rollback@localhost",
-            "to": email["to"], "cc": email["cc"], "subject": email["subject"], "body": email["body"],
-            "secure": "starttls" if args.get("smtp_starttls", True) else "never",
-            "timeout": int(float(args.get("timeout") or 10)),
-        }
-        if args.get("smtp_username"):
-            # The module's own fallback: the task's environment is this worker's (see _inprocess.py).
-            password = args.get("smtp_password") or os.environ.get("SMTP_PASSWORD") or ""
-            mail_args.update(username=args["smtp_username"], password=password)
-        attempts = 1 + max(0, int(args.get("retries", 3)))
-        error = None
-        for attempt in range(1, attempts + 1):
-            answer = self._execute_module(module_name=MAIL_MODULE, module_args=mail_args, task_vars=task_vars)
-            if not answer.get("failed") and not answer.get("result"):
-                return None
-            error = mail_error(answer)
-            if attempt < attempts:
-                time.sleep(self.mail_backoff * 2 ** (attempt - 1) + random.random() * 0.5)
-        return f"{error} (tried {attempts} times)" if attempts > 1 else error

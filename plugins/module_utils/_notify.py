@@ -4,19 +4,32 @@
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 # Do not use this from other collections or standalone plugins/modules!
 
-"""Who is told what about a rollback, and the HTTP receivers that tell them (Slack, PagerDuty, a status page).
+"""Who is told what about a rollback, and the receivers that tell them (Slack, e-mail, PagerDuty, a status page, the
+phone hotline by SMS).
 
 The rules (docs/runbook.md, "Notifications") live here once: Slack hears of every run; e-mail goes to the operations
 list from Level 2 and for a roll-forward, to management for Level 3; PagerDuty is paged when a Level 3 rollback starts
 acting and resolved when its recovery is verified, and a break-glass Level 2 pages for confirmation; a status page
-incident is opened and resolved with Level 3 (never for a drill: a drill must not tell customers anything).
-Credentials travel only in the request field their receiver reads; nothing returned here carries one.
+incident is opened and resolved with Level 3 (never for a drill: a drill must not tell customers anything); the
+hotline numbers get an SMS when Level 3 starts acting and when an automatic rollback needs a person (never for a drill).
+Credentials travel only in the request field their receiver reads; nothing returned here carries one, nor a phone
+number.
+
+Receivers fail during the incidents a rollback is for. Every phase has one Budget across all its receivers and their
+retries; deliver() sends each receiver in a thread of its own, so none waits on another, and what has not answered
+when the budget is spent counts as not delivered.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import smtplib
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from email.message import EmailMessage
 from typing import Any
 
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import HTTPClient, HTTPClientError
@@ -36,7 +49,10 @@ CHANNEL_SETTINGS = {
     "email": (("smtp_host", None),),
     "pagerduty": (("pagerduty_routing_key", "PAGERDUTY_ROUTING_KEY"),),
     "statuspage": (("statuspage_page_id", None),),
+    "phone": (("phone_numbers", None),),
 }
+# SMTP answers that mean "try again later" (RFC 5321 4yz); any other refusal is final.
+SMTP_TRANSIENT = range(400, 500)
 
 
 def configured_channels(receivers: dict[str, Any], environ: Any) -> list[str]:
@@ -181,14 +197,39 @@ def pagerduty_event(report: dict[str, Any], phase: str, action: str, key: str, d
     return event
 
 
-class Notifier:
-    """Sends through one shared HTTPClient per receiver; every send returns a delivery record."""
+class Budget:
+    """One phase's total time, across all its receivers and their retries."""
 
-    def __init__(self, *, timeout: float, retries: int, validate_certs: bool):
-        self.options = {"timeout": timeout, "retries": retries, "validate_certs": validate_certs}
+    def __init__(self, seconds: float):
+        self.seconds = max(0.0, float(seconds))
+        self.deadline = time.monotonic() + self.seconds
+
+    def left(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    def spent(self) -> str:
+        return f"no answer within the notification budget of {self.seconds:g}s"
+
+
+class Notifier:
+    """Sends through one HTTPClient per receiver (retries, Retry-After, deadlines live there), e-mail with smtplib and
+    SMS with SNS; every send ends by the phase's budget."""
+
+    def __init__(self, *, timeout: float, retries: int, validate_certs: bool, budget: Budget | None = None,
+                 ca_path: str | None = None):
+        self.timeout = timeout
+        self.retries = retries
+        self.validate_certs = validate_certs
+        self.ca_path = ca_path
+        self.budget = budget or Budget(timeout * (retries + 1) + 10)
 
     def _client(self, name: str, secret_url: bool = False) -> HTTPClient:
-        return HTTPClient("", service_name=name, secret_url=secret_url, **self.options)
+        left = self.budget.left()
+        if left <= 0:
+            raise NotificationError(self.budget.spent())
+        return HTTPClient("", service_name=name, secret_url=secret_url, timeout=min(self.timeout, left),
+                          retries=self.retries, total_timeout=left, validate_certs=self.validate_certs,
+                          ca_path=self.ca_path)
 
     def slack_webhook(self, url: str, message: dict[str, Any]) -> None:
         try:
@@ -232,6 +273,164 @@ class Notifier:
             raise NotificationError(str(exc)) from None
         return [item for item in answer if isinstance(item, dict)] if isinstance(answer, list) else []
 
+    def email(self, smtp: dict[str, Any], email: dict[str, Any]) -> None:
+        """Send the run's e-mail (smtplib: the standard library's client, whose every wait a deadline bounds).
+        A refusal that is final (5yz, a wrong login) is not retried; a connection that fails or a 4yz answer is,
+        1-2-4 s apart, while the budget lasts."""
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = smtp["sender"], ", ".join(email["to"]), email["subject"]
+        if email["cc"]:
+            message["Cc"] = ", ".join(email["cc"])
+        message.set_content(email["body"])
+        where = f"{smtp['host']}:{smtp['port']}"
+        attempts, pause = 0, 1.0
+        while True:
+            attempts += 1
+            try:
+                self._smtp_send(smtp, message)
+                return
+            except smtplib.SMTPAuthenticationError:
+                raise NotificationError(f"Authentication to {where} failed: check smtp_username and smtp_password"
+                                        ) from None
+            except smtplib.SMTPResponseException as exc:
+                error, final = f"{where} answered {exc.smtp_code} {_smtp_text(exc.smtp_error)}", \
+                    exc.smtp_code not in SMTP_TRANSIENT
+            except smtplib.SMTPRecipientsRefused as exc:
+                error, final = f"{where} refused every recipient ({len(exc.recipients)})", True
+            except (OSError, smtplib.SMTPException) as exc:
+                error, final = f"Cannot send through {where}: {_smtp_reason(exc)}", False
+            tried = f" (tried {attempts} times)" if attempts > 1 else ""
+            if final or attempts > self.retries or self.budget.left() <= pause:
+                raise NotificationError(f"{error}{tried}")
+            time.sleep(pause)
+            pause *= 2
+
+    def _smtp_send(self, smtp: dict[str, Any], message: EmailMessage) -> None:
+        left = self.budget.left()
+        if left <= 0:
+            raise TimeoutError("timed out")
+        with smtplib.SMTP(smtp["host"], smtp["port"], timeout=min(self.timeout, left)) as server:
+            server.ehlo()
+            if smtp["starttls"]:
+                if not server.has_extn("starttls"):
+                    raise smtplib.SMTPNotSupportedError("the server offers no STARTTLS (smtp_starttls is on)")
+                context = ssl.create_default_context(cafile=self.ca_path or None)
+                if not self.validate_certs:
+                    context.check_hostname = False
+                    context.verify_mode = ssl.CERT_NONE
+                server.starttls(context=context)
+                server.ehlo()
+            if smtp["username"]:
+                server.login(smtp["username"], smtp["password"])
+            server.send_message(message)
+
+    def sms(self, client: Any, numbers: list[str], text: str) -> None:
+        """One SMS per hotline number through Amazon SNS; the numbers never appear in an error."""
+        from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._aws import AWSError, call
+
+        failed = []
+        for index, number in enumerate(numbers, start=1):
+            if self.budget.left() <= 0:
+                failed.append(f"number {index}: {self.budget.spent()}")
+                continue
+            try:
+                call("SNS Publish", client.publish, PhoneNumber=number, Message=text[:1400])
+            except AWSError as exc:
+                failed.append(f"number {index}: {str(exc).replace(number, '<number>')}")
+        if failed:
+            raise NotificationError(f"{len(failed)} of {len(numbers)} hotline SMS not sent: {'; '.join(failed)}")
+
+
+def _smtp_text(error: Any) -> str:
+    text = error.decode(errors="replace") if isinstance(error, bytes) else str(error)
+    return " ".join(text.split())[:200]
+
+
+def _smtp_reason(exc: BaseException) -> str:
+    if isinstance(exc, (TimeoutError, ssl.SSLError)) or "timed out" in str(exc):
+        return "timed out" if not isinstance(exc, ssl.SSLError) else f"TLS: {exc.reason or exc}"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return "the server closed the connection"
+    return (getattr(exc, "strerror", None) or str(exc) or type(exc).__name__)[:200]
+
+
+class Job:
+    """One receiver's part of a phase: its deliveries (planned before it runs, so that a receiver that never
+    answers is still reported) and the function that sends them. The function records each outcome with sent() or
+    failed(), and may add() a delivery it decides on only once it runs."""
+
+    def __init__(self, run: Callable[[Job], None], *planned: dict[str, Any]):
+        self.run = run
+        self.deliveries: list[dict[str, Any]] = list(planned)
+        self.done = threading.Event()
+        self._lock = threading.Lock()
+        self._closed = False  # the budget is spent: a late answer changes nothing reported
+
+    def add(self, delivery: dict[str, Any], before: dict[str, Any] | None = None) -> dict[str, Any]:
+        with self._lock:
+            if not self._closed:
+                where = self.deliveries.index(before) if before in self.deliveries else len(self.deliveries)
+                self.deliveries.insert(where, delivery)
+        return delivery
+
+    def drop(self, delivery: dict[str, Any]) -> None:
+        """The receiver found nothing to send after all (e.g. no status page incident to resolve)."""
+        with self._lock:
+            if not self._closed and delivery in self.deliveries:
+                self.deliveries.remove(delivery)
+
+    def sent(self, delivery: dict[str, Any]) -> None:
+        with self._lock:
+            if not self._closed:
+                delivery.update(sent=True, error=None)
+
+    def failed(self, delivery: dict[str, Any], error: str) -> None:
+        with self._lock:
+            if not self._closed:
+                delivery.update(sent=False, error=error)
+
+    def send(self, delivery: dict[str, Any], send: Callable[[], Any]) -> bool:
+        """send() for this delivery; its failure is recorded, not raised (the job goes on with its next one)."""
+        try:
+            send()
+        except NotificationError as exc:
+            self.failed(delivery, str(exc))
+            return False
+        self.sent(delivery)
+        return True
+
+    def close(self, budget: Budget) -> list[dict[str, Any]]:
+        with self._lock:
+            self._closed = True
+            for delivery in self.deliveries:
+                if not delivery["sent"] and not delivery["error"]:
+                    delivery["error"] = budget.spent()
+            return [dict(delivery) for delivery in self.deliveries]
+
+
+def deliver(jobs: list[Job], budget: Budget) -> list[dict[str, Any]]:
+    """Run every job in a daemon thread of its own and wait for them until the budget is spent; a delivery that has
+    not been answered by then is reported as not delivered. Daemon threads: a receiver that hangs must not keep the
+    Ansible worker from exiting (its sockets time out by the same deadline anyway)."""
+
+    def run(job: Job) -> None:
+        try:
+            job.run(job)
+        except Exception as exc:  # a bug in one receiver must not hide the others' results
+            for delivery in job.deliveries:
+                if not delivery["sent"] and not delivery["error"]:
+                    job.failed(delivery, f"{type(exc).__name__}: {exc}")
+        finally:
+            job.done.set()
+
+    for job in jobs:
+        threading.Thread(target=run, args=(job,), daemon=True, name="rollback_notify").start()
+    for job in jobs:
+        job.done.wait(budget.left())
+    return [delivery for job in jobs for delivery in job.close(budget)]
+
 
 def read_state(path: str) -> dict[str, Any]:
     try:
@@ -267,4 +466,5 @@ def summarize(deliveries: list[dict[str, Any]]) -> str:
 
 
 def _name(item: dict[str, Any]) -> str:
-    return f"{item['channel']} {item['action']}" + (f" to {item['to']}" if item.get("to") else "")
+    when = " at the start" if item.get("phase") == "start" else ""
+    return f"{item['channel']} {item['action']}{when}" + (f" to {item['to']}" if item.get("to") else "")

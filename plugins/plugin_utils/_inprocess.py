@@ -17,48 +17,26 @@ another host (a non-local connection, or become) is executed as a classic module
 from __future__ import annotations
 
 import os
-import traceback
 from types import ModuleType
 from typing import Any
 
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible.module_utils.common.parameters import remove_values
-from ansible.module_utils.errors import UnsupportedError
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame import ModuleFailed, finish
+from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._background import compute
 
 display = Display()
 
 
 def run_in_process(module: ModuleType, args: dict[str, Any], check_mode: bool, diff_mode: bool,
                    name: str) -> dict[str, Any]:
-    """What module.main() would return for these arguments, computed in this process."""
-    validation = ArgumentSpecValidator(module.FRAME.argument_spec(module.ARGUMENT_SPEC)).validate(args)
-    secrets = validation._no_log_values
-    if validation.error_messages:
-        problems = remove_values("; ".join(
-            f"unsupported parameters {error}" if isinstance(error, UnsupportedError) else str(error)
-            for error in validation.errors.errors
-        ), secrets)
-        return {"failed": True, "changed": False, "msg": f"Invalid arguments for {name}: {problems}"}
-    params = validation.validated_parameters
-    try:
-        frame = module.FRAME(params, check_mode, diff_mode)
-        result = finish(frame, module.work)
-    except ModuleFailed as failed:
-        result = dict(failed.result, failed=True, changed=False, msg=failed.msg)
-        frame = None
-    except Exception as exc:  # a bug must fail the task with a message, not kill the worker
-        result = {"failed": True, "changed": False, "msg": f"{name} failed unexpectedly: {type(exc).__name__}: {exc}",
-                  "exception": traceback.format_exc()}
-        frame = None
-    for warning in frame.warnings if frame is not None else []:
-        display.warning(remove_values(warning, secrets))
-    result["invocation"] = {"module_args": params}
-    return remove_values(result, secrets)
+    """What module.main() would return for these arguments, computed in this process; its warnings displayed."""
+    result, warnings = compute(module, args, check_mode, diff_mode, name)
+    for warning in warnings:
+        display.warning(warning)
+    return result
 
 
 class InProcessModuleAction(ActionBase):
@@ -70,17 +48,20 @@ class InProcessModuleAction(ActionBase):
     def _on_controller(self) -> bool:
         return getattr(self._connection, "transport", None) == "local" and not self._play_context.become
 
+    def _apply_task_environment(self) -> None:
+        """A module process would see the task's environment: so does the work done here (this worker exits
+        after the task, so changing its environment touches nothing else)."""
+        environment: dict[str, Any] = {}
+        self._compute_environment_string(raw_environment_out=environment)
+        os.environ.update({str(key): str(value) for key, value in environment.items()})
+
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         del tmp  # nothing is transferred
         if not self._on_controller():
             result.update(self._execute_module(module_args=self._task.args, task_vars=task_vars))
             return result
-        # A module process would see the task's environment: so does the work done here (this worker exits
-        # after the task, so changing its environment touches nothing else).
-        environment: dict[str, Any] = {}
-        self._compute_environment_string(raw_environment_out=environment)
-        os.environ.update({str(key): str(value) for key, value in environment.items()})
+        self._apply_task_environment()
         result.update(run_in_process(self.module, dict(self._task.args), bool(self._play_context.check_mode),
                                      bool(self._play_context.diff), self._task.action))
         return result

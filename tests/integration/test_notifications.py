@@ -41,6 +41,8 @@ def receivers(sink: Sink, **overrides) -> dict:
         "hybrid_routing_statuspage_api_url": f"{sink.base}/statuspage/v1",
         "hybrid_routing_statuspage_api_key": SECRET["statuspage"],
         "hybrid_routing_statuspage_page_id": "page1",
+        # The sink's STARTTLS certificate is self-signed.
+        "hybrid_routing_notify_validate_certs": False,
     }
     values.update(overrides)
     return values
@@ -142,7 +144,7 @@ def test_each_level_tells_whom_its_level_calls_for(runner, api, sink):
     # The run's full log beside the report (checked for secrets above with every file the run wrote).
     assert f"`{record['rollback_id']}.log`, beside this report" in report
     log = report_path.with_suffix(".log").read_text()
-    assert "Tell people (Slack, e-mail, PagerDuty, status page, by level)" in log and "RECAP itest" in log
+    assert "Tell people (Slack, e-mail, PagerDuty, status page, hotline, by level)" in log and "RECAP itest" in log
     assert '"rollback_id": "' + record["rollback_id"] in log
 
 
@@ -198,10 +200,13 @@ def test_failing_receivers_are_retried_reported_and_never_fail_the_rollback(runn
     slack = sink.requests("/slack/")
     assert [item["answered"] for item in slack] == [429, None], "429 honoured (Retry-After), then sent"
     output = " ".join(run.output.split())
-    assert "Notifications: 1 of 4 sent (slack message to #ops-alerts)" in output
-    assert "pagerduty trigger to matbakh.hybrid_routing/itest/" in output and "failed with 500" in output
-    assert "email message to ops@example.com, cto-office@example.com FAILED: Authentication to 127.0.0.1" in output
-    assert "(tried 4 times)" in output
+    # The start's page failed, so the end sends it again (same dedup key) before resolving: 5 deliveries.
+    assert "Notifications: 1 of 5 sent (slack message to #ops-alerts)" in output
+    assert "pagerduty trigger at the start to matbakh.hybrid_routing/itest/" in output
+    assert "failed with 500" in output
+    # A wrong password is final: reported at once, not retried.
+    assert ("email message to ops@example.com, cto-office@example.com FAILED: Authentication to 127.0.0.1:"
+            f"{sink.smtp_port} failed: check smtp_username and smtp_password.") in output
     record = last_record(runner)
     failed = {(item["channel"], item["action"]) for item in record["notifications"] if not item["sent"]}
     assert failed == {("pagerduty", "trigger"), ("pagerduty", "resolve"), ("email", "message")}

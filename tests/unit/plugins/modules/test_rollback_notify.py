@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.matbakh.hybrid_routing.plugins.action.rollback_notify import mail_error
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils import _notify
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame import Frame, finish
 from ansible_collections.matbakh.hybrid_routing.plugins.modules import rollback_notify
@@ -53,7 +52,7 @@ def sent(monkeypatch) -> Sent:
             return {"id": "sp-incident-1"} if kind == "statuspage" else None
         return send
 
-    for kind in ("slack_webhook", "slack_post", "pagerduty", "statuspage", "statuspage_unresolved"):
+    for kind in ("slack_webhook", "slack_post", "pagerduty", "statuspage", "statuspage_unresolved", "email", "sms"):
         monkeypatch.setattr(_notify.Notifier, kind, record(kind))
     calls.answers = answers
     calls.unresolved = []
@@ -161,7 +160,8 @@ def test_failures_are_reported_and_nothing_returned_carries_a_credential(sent):
     sent.answers["pagerduty"] = "POST https://events.pagerduty.com/v2/enqueue failed with 500"
     result = run("finish", report(3, outcome="failed"), statuspage_page_id="")
     assert result["failed_channels"] == ["pagerduty trigger"]
-    assert "Notifications: 1 of 2 sent (slack message to #ops-alerts); pagerduty trigger to " in result["summary"]
+    assert ("Notifications: 2 of 3 sent (slack message to #ops-alerts, email message to ops@example.com, "
+            "cto@example.com); pagerduty trigger to ") in result["summary"]
     assert "FAILED: POST https://events.pagerduty.com/v2/enqueue failed with 500" in result["summary"]
     assert "failed" not in result
     shown = json.dumps(result)
@@ -207,15 +207,3 @@ def test_slack_ok_false_is_a_failure(monkeypatch):
     monkeypatch.setattr(notifier, "_client", lambda *args, **kwargs: Client())
     with pytest.raises(_notify.NotificationError, match=r"Slack refused chat\.postMessage to #ops: not_in_channel"):
         notifier.slack_post("https://slack.example/api", "xoxb", "#ops", {"text": "hi"})
-
-
-@pytest.mark.parametrize(("result", "expected"), [
-    ({"failed": True, "msg": "Task failed: Module failed: [Errno 111] Connection refused"},
-     "Module failed: [Errno 111] Connection refused"),
-    ({"failed": True, "msg": "MODULE FAILURE", "module_stderr": "Traceback...\nConnectionRefusedError: refused"},
-     "ConnectionRefusedError: refused"),
-    ({"failed": True, "msg": "Authentication to smtp:587 failed, please check your username and/or password"},
-     "Authentication to smtp:587 failed, please check your username and/or password"),
-])
-def test_mail_errors_are_one_line(result, expected):
-    assert mail_error(result) == expected
