@@ -4,7 +4,10 @@ Each receiver answers as the real one does (the parts the collection uses) and e
 a drill can read back exactly what each receiver got: GET /_sink/requests, /_sink/mail, /_sink/pagerduty,
 /_sink/statuspage.
 Faults make a receiver fail on purpose: PUT /_sink/faults {"/slack/": {"status": 429, "times": 2, "retry_after": 1}}
-(added to those set before; DELETE /_sink/requests clears everything).
+(added to those set before; DELETE /_sink/requests clears everything; "times": -1 is every request). A fault may
+instead hang (accept the request and never answer, until the client gives up: {"hang": true}) or delay the answer
+({"delay": 5}, then the status or the normal answer). The key "smtp" applies the same to the SMTP server, at the end
+of DATA: hang, delay, or answer with the status as an SMTP code (e.g. 421, 554).
 
 HTTP (one port):
   POST /slack/webhook/<anything>            Slack incoming webhook: 200 "ok"
@@ -25,6 +28,7 @@ import email.policy
 import json
 import os
 import re
+import socket
 import ssl
 import threading
 import time
@@ -145,13 +149,34 @@ def make_handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             self._receive("POST")
 
+        def _hang(self, seconds: float) -> None:
+            """Accept and never answer, until the client closes the connection (or the seconds are over)."""
+            end = time.monotonic() + seconds
+            self.connection.settimeout(0.2)
+            while time.monotonic() < end:
+                try:
+                    if self.connection.recv(1, socket.MSG_PEEK) == b"":
+                        break
+                except TimeoutError:
+                    continue
+                except OSError:
+                    break
+            self.close_connection = True
+
         def _receive(self, method: str) -> None:
             body = self._body()
             fault = recorder.fault_for(self.path)
-            recorder.record({"at": time.time(), "method": method, "path": self.path,
-                             "headers": dict(self.headers.items()), "body": body,
-                             "answered": fault["status"] if fault else None})
+            answered = None
             if fault:
+                answered = "hang" if fault.get("hang") else fault.get("status")
+            recorder.record({"at": time.time(), "method": method, "path": self.path,
+                             "headers": dict(self.headers.items()), "body": body, "answered": answered})
+            if fault and fault.get("hang"):
+                self._hang(float(fault.get("seconds", 300)))
+                return
+            if fault and fault.get("delay"):
+                time.sleep(float(fault["delay"]))
+            if fault and fault.get("status"):
                 headers = {"Retry-After": str(fault["retry_after"])} if "retry_after" in fault else {}
                 self._answer(int(fault["status"]), {"error": "fault injected by the sink"}, headers)
             elif method == "POST" and self.path.startswith("/slack/webhook/"):
@@ -273,6 +298,15 @@ def start_smtp(recorder: Recorder, port: int, username: str | None, password: st
 
     class MailHandler:
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            import asyncio
+
+            fault = recorder.fault_for("smtp")
+            if fault and fault.get("hang"):
+                await asyncio.sleep(float(fault.get("seconds", 300)))
+            if fault and fault.get("delay"):
+                await asyncio.sleep(float(fault["delay"]))
+            if fault and fault.get("status"):
+                return f"{int(fault['status'])} fault injected by the sink"
             message = email.message_from_bytes(envelope.content, policy=email.policy.default)
             body = message.get_body(preferencelist=("plain",))
             recorder.record_mail({

@@ -390,6 +390,11 @@ class Sink:
         fault: dict[str, Any] = {"status": status, "times": times}
         if retry_after is not None:
             fault["retry_after"] = retry_after
+        self.fault(prefix, **fault)
+
+    def fault(self, prefix: str, **fault: Any) -> None:
+        """Any fault of the sink's (status, retry_after, hang, delay; "smtp" for the SMTP server); every request."""
+        fault.setdefault("times", -1)
         assert http("PUT", f"{self.base}/_sink/faults", body={prefix: fault})[0] == 200
 
     def stop(self) -> None:

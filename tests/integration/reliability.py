@@ -15,6 +15,7 @@ import fcntl
 import json
 import os
 import platform
+import socket
 import sys
 import threading
 import time
@@ -173,12 +174,15 @@ EXPECTED_MOVES = {"level1": [], "level2": [], "level3": [SEED_PREVIOUS], "rollfo
 
 class AwsFaultProxy:
     """Forwards every request to moto; the next `count` calls of an armed operation (e.g. PutMetricData) get a
-    throttling (400 Throttling) or server error (500 InternalFailure) answer, as CloudWatch gives them."""
+    throttling (400 Throttling) or server error (500 InternalFailure) answer, as CloudWatch gives them; or no answer
+    (`hang`: until the client gives up), an answer 5 s late (`slow`), or a closed connection (`drop`)."""
 
     def __init__(self, upstream: str):
         self.upstream = upstream.rstrip("/")
         self.faults: dict[str, list[Any]] = {}  # operation -> [kind, remaining]
         self.injected = 0
+        # What moto answered to each forwarded request: (status, request body), for the test to read back.
+        self.forwarded: list[tuple[int, bytes]] = []
         self._lock = threading.Lock()
         proxy = self
 
@@ -189,7 +193,15 @@ class AwsFaultProxy:
             def _handle(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 kind = proxy._take(self.path, self.headers, body)
-                if kind:
+                if kind == "hang":
+                    self._hang()
+                    return
+                if kind == "drop":
+                    self.close_connection = True
+                    return
+                if kind == "slow":
+                    time.sleep(5)
+                elif kind:
                     self._fault(kind, self.headers.get("Content-Type", ""))
                     return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
@@ -200,6 +212,8 @@ class AwsFaultProxy:
                         status, answer, answer_headers = response.status, response.read(), response.headers
                 except urllib.error.HTTPError as exc:
                     status, answer, answer_headers = exc.code, exc.read(), exc.headers
+                with proxy._lock:
+                    proxy.forwarded.append((status, body))
                 self.send_response(status)
                 for key, value in answer_headers.items():
                     if key.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
@@ -207,6 +221,19 @@ class AwsFaultProxy:
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
                 self.wfile.write(answer)
+
+            def _hang(self) -> None:
+                self.connection.settimeout(0.2)
+                end = time.monotonic() + 300
+                while time.monotonic() < end:
+                    try:
+                        if self.connection.recv(1, socket.MSG_PEEK) == b"":
+                            break
+                    except TimeoutError:
+                        continue
+                    except OSError:
+                        break
+                self.close_connection = True
 
             def _fault(self, kind: str, content_type: str) -> None:
                 """The error in the protocol the request spoke (JSON 1.0, rpc-v2-cbor or query)."""
