@@ -1,7 +1,7 @@
 """How much a rollback costs beyond its API calls: one command, a table, goals that fail the run when missed.
 
-    python benchmarks/bench.py            # everything: levels, recovery, fleet (1, 10, 50), degraded
-    python benchmarks/bench.py --short    # levels at 0 and 100 ms, degraded (the test command runs this)
+    python benchmarks/bench.py            # everything: levels, recovery, fleet (1, 10, 50), degraded, receivers
+    python benchmarks/bench.py --short    # levels at 0 and 100 ms, degraded, receivers (the test command runs this)
     python benchmarks/bench.py --write docs/performance.md   # also rewrite the tables in that file
 
 Every run is the real ansible-playbook against the real sandbox (one process, one environment per port) on
@@ -40,6 +40,9 @@ RECOVERY_SECONDS = 30.0
 POLL_INTERVAL = 0.5
 FLEET_GOAL = 2.0
 DEGRADED_GOAL_SECONDS = 150.0  # "well inside" Level 2's 5 minutes: half of it
+# Issue 16: with every receiver hanging, the actions phase within 1 s of a healthy run's, the run within the healthy
+# run's wall time plus the notification budget plus 2 s.
+NOTIFY_BUDGET = 10.0
 
 
 def free_ports(count: int) -> list[int]:
@@ -333,6 +336,70 @@ class Bench:
         print(f"  degraded level2  {run.wall:6.2f} s  {run.requests} requests  rc {run.rc}", flush=True)
 
 
+    def receivers(self) -> None:
+        """Every level with healthy receivers (the notification sink), then with every receiver hanging (a port
+        that accepts connections and never answers: Slack, SMTP, PagerDuty, the status page)."""
+        sandbox = Sandbox(1, self.workdir)
+        sink_port, smtp_port, hole_port = free_ports(3)
+        sink = subprocess.Popen([sys.executable, "-m", "sandbox", "sink", "--port", str(sink_port), "--smtp-port",
+                                 str(smtp_port), "--state-dir", str(self.workdir / "sink")], cwd=REPO,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        hole = socket.socket()
+        hole.bind(("127.0.0.1", hole_port))
+        hole.listen(256)  # the kernel completes the handshakes; nobody ever reads or answers
+        rows = []
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    http("GET", f"http://127.0.0.1:{sink_port}/health")
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the notification sink did not start") from None
+                    time.sleep(0.1)
+            for name in ("level1", "level2", "level3"):
+                walls, actions = [], []
+                for port, smtp in ((sink_port, smtp_port), (hole_port, hole_port)):
+                    state = Path(tempfile.mkdtemp(dir=self.workdir))
+                    inv = inventory(self.workdir / "inv-1.json", sandbox, 1, state)
+                    sandbox.prepare({})
+                    base = f"http://127.0.0.1:{port}"
+                    run = play(LEVELS[name], inv, sandbox, 1, "-e", json.dumps({
+                        "hybrid_routing_slack_token": "xoxb-bench", "hybrid_routing_slack_api_url": f"{base}/slack/api",
+                        "hybrid_routing_smtp_host": "127.0.0.1", "hybrid_routing_smtp_port": smtp,
+                        "hybrid_routing_email_ops_to": ["ops@bench.invalid"],
+                        "hybrid_routing_email_management_to": ["cto@bench.invalid"],
+                        "hybrid_routing_pagerduty_routing_key": "bench",
+                        "hybrid_routing_pagerduty_events_url": f"{base}/pagerduty/v2/enqueue",
+                        "hybrid_routing_statuspage_api_url": f"{base}/statuspage/v1",
+                        "hybrid_routing_statuspage_api_key": "bench", "hybrid_routing_statuspage_page_id": "bench",
+                        "hybrid_routing_notify_validate_certs": False,
+                        "hybrid_routing_notify_budget_seconds": NOTIFY_BUDGET}))
+                    phase = re.search(r"actions\s+([\d.]+)s", run.output)
+                    if run.rc != 0 or phase is None:
+                        self.failures.append(f"{name} with receivers on port {port} failed:\n{run.output[-3000:]}")
+                        break
+                    walls.append(run.wall)
+                    actions.append(float(phase.group(1)))
+                if len(walls) < 2:
+                    continue
+                allowed = walls[0] + NOTIFY_BUDGET + 2
+                ok = walls[1] <= allowed and actions[1] <= actions[0] + 1
+                met = self.check(ok, f"{name} with every receiver hanging: {walls[1]:.1f} s (allowed {allowed:.1f} s), "
+                                     f"actions {actions[1]:.1f} s against {actions[0]:.1f} s")
+                rows.append([name, f"{walls[0]:.2f}", f"{walls[1]:.2f}", f"{allowed:.2f}", f"{actions[0]:.2f}",
+                             f"{actions[1]:.2f}", met])
+                print(f"  {name:8} healthy {walls[0]:6.2f} s  hanging {walls[1]:6.2f} s  actions {actions[0]:.2f} s"
+                      f" -> {actions[1]:.2f} s", flush=True)
+        finally:
+            hole.close()
+            os.killpg(sink.pid, signal.SIGTERM)
+            sink.wait(15)
+            sandbox.stop()
+        self.tables["receivers"] = rows
+
+
 HEADERS = {  # also the parts of a run, in order
     "levels": ["run", "latency ms", "wall s", "requests", "tasks", "skipped", "CPU s", "floor s", "x floor", "goal",
                "met"],
@@ -341,6 +408,8 @@ HEADERS = {  # also the parts of a run, in order
     "fleet": ["environments", "wall s", "x one", "controller CPU s", "CPU s per env", "service CPU s",
               "requests per env", "met"],
     "degraded": ["run", "wall s", "requests", "rc", "goal s", "met"],
+    "receivers": ["run", "wall s, receivers healthy", "wall s, every receiver hanging", "allowed s",
+                  "actions s, healthy", "actions s, hanging", "met"],
     "guarantees": ["Level 1 at 100 ms, without", "wall s (median of 5)", "costs s", "tasks", "requests",
                    "CPU s"],
 }
@@ -377,11 +446,11 @@ def write(path: Path, tables: dict[str, list[list[str]]], command: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--short", action="store_true", help="levels at 0 and 100 ms and degraded only")
+    parser.add_argument("--short", action="store_true", help="levels at 0 and 100 ms, degraded and receivers only")
     parser.add_argument("--write", type=Path, help="rewrite the tables between <!-- bench:NAME --> markers")
     parser.add_argument("--only", action="append", choices=list(HEADERS), help="run only these parts (repeatable)")
     args = parser.parse_args()
-    parts = args.only or (["levels", "degraded"] if args.short else list(HEADERS))
+    parts = args.only or (["levels", "degraded", "receivers"] if args.short else list(HEADERS))
     with tempfile.TemporaryDirectory(prefix="hr-bench-") as tmp:
         bench = Bench(Path(tmp))
         if "levels" in parts:
@@ -399,6 +468,10 @@ def main() -> int:
         if "degraded" in parts:
             print("degraded (Level 2, 20 % of calls answering 503, 500 ms on every call)", flush=True)
             bench.degraded()
+        if "receivers" in parts:
+            print(f"receivers (every level, receivers healthy, then all hanging; budget {NOTIFY_BUDGET:g} s)",
+                  flush=True)
+            bench.receivers()
     print()
     print(markdown(bench.tables))
     if args.write:

@@ -45,6 +45,7 @@ SECTIONS = {
     "input": "4. Bad input (refused before any write) and the API contract",
     "secrets": "5. Secrets at -vvv",
     "load": "6. Load",
+    "receivers": "7. Receivers failing too (Slack, e-mail, PagerDuty, status page, hotline SMS)",
 }
 
 

@@ -25,7 +25,7 @@ def test_ansible_builder_creates_the_build_context(tmp_path):
     assert "ansible-core>=2.19,<2.20" in containerfile and "ansible-runner>=2.4" in containerfile
     requirements = yaml.safe_load((context / "_build" / "requirements.yml").read_text())
     assert {item["name"] for item in requirements["collections"]} == {
-        "matbakh.hybrid_routing", "amazon.aws", "community.general"}
+        "matbakh.hybrid_routing", "amazon.aws"}
     assert (context / "_build" / "scripts" / "introspect.py").is_file()
 
 

@@ -114,7 +114,9 @@ def run_entry(runner, api, monitored, moto, proxy, sink, entry: str, refused: se
         monitored.reset()
         start_incident(monitored, "flag")
         inventory.update(hybrid_routing_api_base=monitored.base, hybrid_routing_environment=monitored.environment,
-                         hybrid_routing_trigger_rules=fast_rules(), hybrid_routing_auto_recovery_interval_seconds=2)
+                         hybrid_routing_trigger_rules=fast_rules(), hybrid_routing_auto_recovery_interval_seconds=2,
+                         # the baseline and the run under test act on one environment: no cooldown between them
+                         hybrid_routing_auto_cooldown_seconds=0, hybrid_routing_auto_max_rollbacks=1000)
         return runner.run(AUTO, inventory_vars=inventory, env={"ADMIN_TOKEN": monitored.token}, timeout=200)
     api.reset()
     return runner.run(PLAYBOOKS[entry], "-e", "hybrid_routing_requester=alice", "-e",
