@@ -335,7 +335,6 @@ class Bench:
                                     f"{DEGRADED_GOAL_SECONDS:g}", met]]
         print(f"  degraded level2  {run.wall:6.2f} s  {run.requests} requests  rc {run.rc}", flush=True)
 
-
     def receivers(self) -> None:
         """Every level with healthy receivers (the notification sink), then with every receiver hanging (a port
         that accepts connections and never answers: Slack, SMTP, PagerDuty, the status page)."""

@@ -94,13 +94,14 @@ def spawn(module: ModuleType, args: dict[str, Any], name: str, budget: float,
         process = subprocess.Popen(  # this Python, this file, arguments on stdin
             [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, env=environment, cwd=tempfile.gettempdir(), start_new_session=True)
-        assert process.stdin is not None
+        if process.stdin is None:
+            return None
         with process.stdin:
             process.stdin.write(json.dumps(request, default=str).encode())
     except (OSError, ValueError):
         return None
-    return {"result_path": result_path, "pid": process.pid, "deadline": round(time.time() + budget
-                                                                               + STARTUP_SECONDS, 3)}
+    deadline = round(time.time() + budget + STARTUP_SECONDS, 3)
+    return {"result_path": result_path, "pid": process.pid, "deadline": deadline}
 
 
 def write_result(path: str, result: dict[str, Any]) -> None:

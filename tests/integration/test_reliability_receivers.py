@@ -129,8 +129,8 @@ def audit_notifications(runner, environment: str) -> list[dict]:
 
 
 @pytest.mark.parametrize("entry, mode, failing", cases())
-def test_a_failing_receiver_never_holds_the_rollback_back(request, runner, api, moto_server, aws_proxy, sink,
-                                                         healthy, entry, mode, failing):
+def test_a_failing_receiver_never_holds_the_rollback_back(
+        request, runner, api, moto_server, aws_proxy, sink, healthy, entry, mode, failing):
     # auto_rollback needs a sandbox that publishes its metrics (one per test: an environment of its own).
     monitored = request.getfixturevalue("monitored") if entry == "auto" else None
     if entry not in healthy:
