@@ -128,6 +128,11 @@ def audit_notifications(runner, environment: str) -> list[dict]:
     return json.loads(lines[-1])["notifications"]
 
 
+def incident_report(runner, environment: str) -> str:
+    record = json.loads((runner.state_dir / environment / "audit.jsonl").read_text().splitlines()[-1])
+    return (runner.state_dir / environment / "reports" / f"{record['rollback_id']}.md").read_text()
+
+
 @pytest.mark.parametrize("entry, mode, failing", cases())
 def test_a_failing_receiver_never_holds_the_rollback_back(
         request, runner, api, moto_server, aws_proxy, sink, healthy, entry, mode, failing):
@@ -167,9 +172,11 @@ def test_a_failing_receiver_never_holds_the_rollback_back(
     undelivered = {item["channel"] for item in notifications if not item["sent"]}
     assert all(item["error"] for item in notifications if not item["sent"]), notifications
     summary = " ".join(run.stdout.split())
+    report = incident_report(runner, environment)
     for item in notifications:
         if not item["sent"]:
             assert f"{item['channel']} {item['action']}" in summary and "FAILED" in summary, summary
+            assert f"FAILED: {item['error']}" in report, report
     if mode != "slow":
         assert undelivered >= broken, (undelivered, broken, notifications)
     else:  # 5 s late is within the budget for a receiver that needs one request
