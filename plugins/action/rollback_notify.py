@@ -23,8 +23,8 @@ class ActionModule(InProcessModuleAction):
     module = rollback_notify
 
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        if (self._task.args.get("phase") != "start" or self._play_context.check_mode
-                or not self._on_controller()):
+        in_background = self._task.args.get("phase") == "start" and not self._play_context.check_mode
+        if not (in_background and self._on_controller()):
             return super().run(tmp, task_vars)
         result = ActionBase.run(self, tmp, task_vars)
         self._apply_task_environment()
