@@ -151,8 +151,6 @@ def play(target: str, inventory_path: Path, sandbox: Sandbox | None, forks: int,
     env = dict(os.environ)
     env.update({
         "PATH": f"{BIN}:{env.get('PATH', '')}",
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".collections"),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORKS": str(forks),
         "ANSIBLE_DISPLAY_SKIPPED_HOSTS": "true",  # the recap counts them either way; the log shows them

@@ -18,7 +18,6 @@ while [ $# -gt 0 ]; do
 done
 bash scripts/setup.sh
 export PATH="$REPO/.venv/bin:$PATH"
-export ANSIBLE_COLLECTIONS_PATH="$REPO/.collections"
 results=$(mktemp -t reliability-XXXXXX.jsonl)
 export HR_RELIABILITY_RESULTS="$results"
 status=0

@@ -12,7 +12,6 @@ if [ "${1:-}" = "--full" ]; then
 fi
 bash scripts/setup.sh
 export PATH="$REPO/.venv/bin:$PATH"
-export ANSIBLE_COLLECTIONS_PATH="$REPO/.collections"
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -54,5 +53,6 @@ if [ ! -x .venv-ansible218/bin/ansible-playbook ]; then
   python3 -m venv .venv-ansible218
   .venv-ansible218/bin/python -m pip install --quiet --disable-pip-version-check "ansible-core>=2.18,<2.19" -r requirements.txt
 fi
+bash scripts/setup.sh --link .venv-ansible218
 HR_ANSIBLE_BIN="$REPO/.venv-ansible218/bin" python -m pytest -q -p no:cacheprovider tests/integration/test_level1.py \
   -k "check_real_check_real or wrong_token or fqcn"

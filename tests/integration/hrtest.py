@@ -130,6 +130,11 @@ class PlaybookRun:
     def changed_actions(self) -> list[str]:
         return [t["action"] for t in self.tasks if t["changed"]]
 
+    def outcome(self) -> str | None:
+        """The outcome of the run's report (rollback_report: what the custom stat carries), or None."""
+        reports = [t["report"] for t in self.by_action("matbakh.hybrid_routing.rollback_report") if "report" in t]
+        return reports[-1]["outcome"] if reports else None
+
     def phase_seconds(self, phase: str) -> float:
         """Seconds of one phase of the run, as the closing summary reports them."""
         match = re.search(rf"{phase}\s+([\d.]+)s", self.stdout)
@@ -173,8 +178,9 @@ class Runner:
             full_env.pop(name, None)
         full_env.update({
             "PATH": f"{BIN}:{full_env.get('PATH', '')}",
-            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-            "ANSIBLE_COLLECTIONS_PATH": os.environ["HR_TEST_COLLECTIONS_ROOT"],
+            # No ANSIBLE_CONFIG and no ANSIBLE_COLLECTIONS_PATH: a user has neither. The run starts in the
+            # repository root, so its ansible.cfg applies as it does for a user, and the collection is found where
+            # scripts/setup.sh linked it (.venv's site-packages). The callbacks below are the test's instruments.
             "ANSIBLE_CALLBACK_PLUGINS": str(HERE / "callback_plugins"),
             "ANSIBLE_CALLBACKS_ENABLED": "task_record,matbakh.hybrid_routing.run_log",
             "ANSIBLE_NOCOLOR": "1",
@@ -186,17 +192,17 @@ class Runner:
         elif token:
             full_env["ADMIN_TOKEN"] = token
         full_env.update(env or {})
-        target = playbook if "." in playbook and "/" not in playbook else str(REPO / playbook)
         inventory = inventory or self.inventory(**(inventory_vars or {}))
-        cmd = [str(BIN / "ansible-playbook"), target, "-i", str(inventory), *args]
+        # The playbook as a user names it: relative to the repository root (the run's directory), or by FQCN.
+        cmd = [str(BIN / "ansible-playbook"), str(playbook), "-i", str(inventory), *args]
         return cmd, full_env, record
 
     def run(self, playbook: str, *args: str, env: dict[str, str] | None = None, token: str | None = "default",
             inventory_vars: dict[str, Any] | None = None, timeout: float = 300,
-            inventory: Path | None = None) -> PlaybookRun:
+            inventory: Path | None = None, cwd: Path = REPO) -> PlaybookRun:
         cmd, full_env, record = self._prepare(playbook, args, env, token, inventory_vars, inventory)
         started = time.monotonic()
-        proc = subprocess.run(cmd, cwd=self.tmp_path, env=full_env, capture_output=True, text=True, timeout=timeout,
+        proc = subprocess.run(cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
                               check=False)
         return self._result(proc.returncode, proc.stdout, proc.stderr, record, time.monotonic() - started)
 
@@ -204,7 +210,7 @@ class Runner:
               env: dict[str, str] | None = None) -> tuple[subprocess.Popen, Path, float]:
         """Start ansible-playbook in its own process group (so a test can kill it) without waiting."""
         cmd, full_env, record = self._prepare(playbook, args, env, "default", inventory_vars)
-        proc = subprocess.Popen(cmd, cwd=self.tmp_path, env=full_env, stdout=subprocess.PIPE,
+        proc = subprocess.Popen(cmd, cwd=REPO, env=full_env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
         return proc, record, time.monotonic()
 

@@ -95,7 +95,7 @@ def test_two_playbooks_writing_at_once_keep_the_chain(runner, api, tmp_path):
     procs = []
     for writer in ("a", "b"):
         cmd, env, _task_record = runner._prepare(appends, ("-e", f"writer={writer}"), None, None, None)
-        procs.append(subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+        procs.append(subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
     for proc in procs:
         output, _stderr = proc.communicate(timeout=120)
         assert proc.returncode == 0, output.decode()

@@ -39,9 +39,9 @@ def test_an_incident_leads_to_one_rollback(runner, monitored, moto_server, tmp_p
         "hybrid_routing_eda_hosts": "itest", "eda_trigger_interval_seconds": 2,
     }))
     start_incident(monitored, "flag")
+    # What a user has: JAVA_HOME and .venv/bin on PATH. No ANSIBLE_CONFIG, no ANSIBLE_COLLECTIONS_PATH: the rulebook
+    # runs the playbook by FQCN in a temporary project directory, where the repository's ansible.cfg does not apply.
     env = dict(os.environ, JAVA_HOME=java_home(), PATH=f"{BIN}:{os.environ['PATH']}",
-               ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH=os.environ["HR_TEST_COLLECTIONS_ROOT"],
                ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"))
     log = tmp_path / "rulebook.log"
     with open(log, "wb") as output:
