@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The seed's rollback script, kept for muscle memory and existing pager runbooks: it runs the matching playbook.
 #   scripts/hybrid-routing-rollback.sh [--dry-run] LEVEL [--env ENV] [-- ANSIBLE-PLAYBOOK ARGS...]
-#   LEVEL: 1, 2, 3 or forward; ENV: an inventory under inventories/, or a path to one (default: $HYBRID_ROUTING_ENV,
+#   LEVEL: 1, 2, 3 or forward; ENV: the name of an inventory under inventories/, or a path to one with a / in it
+#   (./my-inventory; default: $HYBRID_ROUTING_ENV,
 #   else prod: what the seed's script acted on, so that existing pager runbooks keep their meaning).
 #   e.g. scripts/hybrid-routing-rollback.sh 2 --env prod -- -e hybrid_routing_requester=alice -e hybrid_routing_approver=mark
 set -euo pipefail
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 usage() {
   echo "usage: $0 [--dry-run] LEVEL [--env ENV] [-- ANSIBLE-PLAYBOOK ARGS...]" >&2
   echo "  LEVEL: 1 (feature flags), 2 (also MCP-only traffic), 3 (also the release reverted) or forward" >&2
-  echo "  ENV: an inventory under inventories/ or a path to one (default: \$HYBRID_ROUTING_ENV, else prod)" >&2
+  echo "  ENV: an inventory under inventories/, or a path to one with a / in it (default: \$HYBRID_ROUTING_ENV, else prod)" >&2
   exit 2
 }
 
@@ -29,8 +30,13 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$level" ] || { echo "error: which level? 1, 2, 3 or forward" >&2; usage; }
 
-if [ -d "$env" ]; then inventory="$env"; else inventory="inventories/$env"; fi
-[ -d "$inventory" ] || { echo "error: no inventory '$inventory' (environments: $(ls inventories | tr '\n' ' '))" >&2; exit 2; }
+# A name means inventories/NAME (./sandbox is the sandbox's Python package, not an inventory); only a path - it has
+# a / in it, e.g. ./my-inventory or /etc/matbakh/prod - names an inventory of its own.
+case "$env" in
+  */*) inventory="$env" ;;
+  *) inventory="inventories/$env" ;;
+esac
+[ -e "$inventory" ] || { echo "error: no inventory '$inventory' (environments: $(ls inventories | tr '\n' ' '); or a path with a /)" >&2; exit 2; }
 
 case "$level" in
   forward) playbook=playbooks/rollforward.yml ;;

@@ -7,8 +7,9 @@
 #   bash scripts/setup.sh                 # .venv, then the link
 #   bash scripts/setup.sh --link VENV     # only the link, into another virtualenv (e.g. one with an older core)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-REPO=$(pwd)
+# This checkout: where this file really is (a view of the clone that links scripts/ must not become the collection).
+cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
+REPO=$(pwd -P)
 PYTHON=${PYTHON:-python3}
 
 link_collection() {

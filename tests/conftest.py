@@ -18,9 +18,9 @@ os.environ["HR_TEST_COLLECTIONS_ROOT"] = str(COLLECTIONS_ROOT)
 # The slowest test files, slowest first (from the test command's --durations). pytest-xdist hands tests out in
 # collection order, where these come last (tests/integration after unit and sandbox); a 4-minute drill test then
 # runs alone at the end while the other worker idles. Started first, they overlap with everything else.
-SLOW_FIRST = ("test_drills.py", "test_reliability_receivers.py", "test_reliability_load.py", "test_slow_service.py",
-              "test_trigger_rules.py", "test_awx.py", "test_auto_rollback.py", "test_reliability_kills.py",
-              "test_eda.py", "test_validate.py")
+SLOW_FIRST = ("test_documented_commands.py", "test_drills.py", "test_reliability_receivers.py",
+              "test_reliability_load.py", "test_slow_service.py", "test_trigger_rules.py", "test_awx.py",
+              "test_auto_rollback.py", "test_reliability_kills.py", "test_eda.py", "test_validate.py")
 
 
 def pytest_collection_modifyitems(items: list) -> None:

@@ -16,6 +16,7 @@ description:
   - Module arguments (C(invocation)) are never logged, and results of C(no_log) tasks are already censored by
     Ansible before a callback sees them, so credentials do not reach the log.
   - A run killed before it ends writes no log; its report says where the log would be.
+  - A dry run (check mode) writes no report, and so no log either.
 requirements:
   - Enable it in C(ansible.cfg) (C([defaults] callbacks_enabled = matbakh.hybrid_routing.run_log)) or with
     E(ANSIBLE_CALLBACKS_ENABLED); the repository's C(ansible.cfg) does, and AWX reads the project's.
@@ -95,6 +96,8 @@ class CallbackModule(CallbackBase):
             text = "\n".join(line for owner, line in self.lines if owner in (None, host))
             text += f"\n{_stamp()} RECAP {host} {json.dumps(summary, sort_keys=True)}\n"
             for path in dict.fromkeys(paths):
+                if not os.path.exists(path):  # a dry run's report (check mode writes none): no report, no log
+                    continue
                 log_path = os.path.splitext(path)[0] + ".log"
                 try:
                     fd = os.open(log_path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

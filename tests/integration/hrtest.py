@@ -55,9 +55,9 @@ def stop_process(proc: subprocess.Popen) -> None:
 class Sandbox:
     """A `python -m sandbox api` process on a free loopback port."""
 
-    def __init__(self, state_dir: Path, extra_args: list[str] | None = None):
+    def __init__(self, state_dir: Path, extra_args: list[str] | None = None, token: str | None = None):
         self.port = free_port()
-        self.token = "itest-" + secrets.token_hex(12)
+        self.token = token or "itest-" + secrets.token_hex(12)
         self.base = f"http://127.0.0.1:{self.port}"
         self.state_dir = state_dir
         self.log = open(state_dir / "api.log", "ab")  # noqa: SIM115 - lives as long as the process
@@ -240,6 +240,29 @@ class Runner:
     def _result(rc: int, stdout: str, stderr: str, record: Path, seconds: float) -> PlaybookRun:
         tasks = [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
         return PlaybookRun(rc, stdout, stderr, tasks, seconds)
+
+
+def plain(text: str) -> str:
+    """Text without the terminal's colour codes (ansible-rulebook colours the playbook output it relays)."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def install_built_collection(tmp_path: Path) -> tuple[Path, Path]:
+    """Build the collection and install it as its user does: `ansible-galaxy collection install TARBALL` into a
+    fresh HOME's ~/.ansible/collections. Returns that HOME and the installed tree."""
+    home = tmp_path / "home"
+    home.mkdir()
+    build = subprocess.run([str(BIN / "ansible-galaxy"), "collection", "build", str(REPO), "--output-path",
+                            str(tmp_path)], capture_output=True, text=True, check=False)
+    assert build.returncode == 0, build.stderr
+    tarball = next(tmp_path.glob("matbakh-hybrid_routing-*.tar.gz"))
+    # --no-deps: Galaxy is out of reach here; amazon.aws (playbooks/alarms.yml only) comes with the `ansible` package.
+    # --force: this virtualenv already holds the checkout (scripts/setup.sh); a user's has no copy at all.
+    install = subprocess.run([str(BIN / "ansible-galaxy"), "collection", "install", str(tarball), "--no-deps",
+                              "--force"], capture_output=True, text=True, cwd=home,
+                             env=dict(os.environ, HOME=str(home)), check=False)
+    assert install.returncode == 0, install.stderr
+    return home, home / ".ansible/collections/ansible_collections/matbakh/hybrid_routing"
 
 
 def wait_for(condition: Any, timeout: float = 60, interval: float = 0.05) -> Any:

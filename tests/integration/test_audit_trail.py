@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from hrtest import aws_vars
+from hrtest import REPO, aws_vars
 
 LEVEL2 = "playbooks/rollback_level2.yml"
 

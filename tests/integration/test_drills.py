@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import time
 from pathlib import Path
@@ -13,6 +14,9 @@ from pathlib import Path
 from hrtest import BIN, REPO, http
 
 SCENARIOS = ("level1_drill", "level2_drill", "level3_drill", "dr_drill")
+# The drills as the documentation gives them (test_documented_commands.py leaves these to this test: every drill
+# binds the drill inventory's fixed ports, so one runs at a time).
+DOCUMENTED = tuple(f"molecule test -s {scenario}" for scenario in SCENARIOS)
 DRILL_API = "http://127.0.0.1:18887"  # extensions/molecule/inventory/group_vars/all.yml
 
 
@@ -34,9 +38,9 @@ def test_the_monthly_drills_pass_and_verify_catches_a_wrong_end_state():
     # One test, not two: every scenario uses the drill inventory's fixed loopback ports.
     verify_catches_a_wrong_end_state()
     timings = {}
-    for scenario in SCENARIOS:
+    for scenario, command in zip(SCENARIOS, DOCUMENTED, strict=True):
         started = time.monotonic()
-        run = molecule("test", "-s", scenario)
+        run = molecule(*shlex.split(command)[1:])
         timings[scenario] = round(time.monotonic() - started, 1)
         output = run.stdout + run.stderr
         assert run.returncode == 0, output[-6000:]

@@ -5,6 +5,7 @@ rollback, and to no second one."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -14,7 +15,7 @@ import pytest
 import yaml
 from test_auto_rollback import auto_vars, guard_records, start_incident
 
-from hrtest import BIN, REPO, fast_rules, stop_process, wait_for
+from hrtest import BIN, REPO, fast_rules, install_built_collection, plain, stop_process, wait_for
 
 JAVA_HOME_DEFAULT = "/usr/lib/jvm/java-17-openjdk-amd64"
 
@@ -27,7 +28,8 @@ def java_home() -> str:
     return home
 
 
-def test_an_incident_leads_to_one_rollback(runner, monitored, moto_server, tmp_path):
+def rulebook_leads_to_one_rollback(runner, monitored, moto_server, tmp_path: Path, rulebook: str, cwd: Path,
+                                   home: Path | None = None) -> None:
     runner.sandbox = monitored
     assert shutil.which("ansible-rulebook", path=str(BIN)), "ansible-rulebook is not installed (requirements-dev.txt)"
     inventory = runner.inventory(**auto_vars(monitored, moto_server), hybrid_routing_admin_token=monitored.token)
@@ -43,11 +45,15 @@ def test_an_incident_leads_to_one_rollback(runner, monitored, moto_server, tmp_p
     # runs the playbook by FQCN in a temporary project directory, where the repository's ansible.cfg does not apply.
     env = dict(os.environ, JAVA_HOME=java_home(), PATH=f"{BIN}:{os.environ['PATH']}",
                ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"))
+    for name in [name for name in env if name.startswith("ANSIBLE_") and name != "ANSIBLE_LOCAL_TEMP"]:
+        del env[name]
+    if home is not None:
+        env["HOME"] = str(home)
     log = tmp_path / "rulebook.log"
     with open(log, "wb") as output:
-        proc = subprocess.Popen([str(BIN / "ansible-rulebook"), "-r", "extensions/eda/rulebooks/auto_rollback.yml",
-                                 "-i", str(inventory), "--vars", str(variables)],
-                                cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen([str(BIN / "ansible-rulebook"), "-r", rulebook, "-i", str(inventory),
+                                 "--vars", str(variables)],
+                                cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             wait_for(lambda: not monitored.flags()["hybrid_routing"] or proc.poll() is not None, timeout=120,
                      interval=0.5)
@@ -58,10 +64,25 @@ def test_an_incident_leads_to_one_rollback(runner, monitored, moto_server, tmp_p
             time.sleep(10)
         finally:
             stop_process(proc)
-    text = log.read_text()
+    text = plain(log.read_text())
     flag_writes = [c for c in monitored.changes() if c["path"] == "/admin/feature-flags" and c["method"] == "PATCH"]
     assert len(flag_writes) == 1, text
     assert text.count("PLAY [Hybrid routing automatic rollback]") == 1, text
+    assert re.search(r"itest\s+: ok=\d+\s+changed=\d+\s+unreachable=0\s+failed=0", text), text
     assert len(guard_records(moto_server, monitored.environment)) == 1
     assert monitored.get("/admin/routing")["mode"] == "hybrid"  # Level 1 was the right level
     assert "moto-secret-4410" not in text and monitored.token not in text
+
+
+def test_an_incident_leads_to_one_rollback(runner, monitored, moto_server, tmp_path):
+    """The rulebook of a clone, run from the clone as the README gives it."""
+    rulebook_leads_to_one_rollback(runner, monitored, moto_server, tmp_path,
+                                   "extensions/eda/rulebooks/auto_rollback.yml", REPO)
+
+
+def test_the_installed_collection_rulebook_runs_by_fqcn(runner, monitored, moto_server, tmp_path):
+    """The rulebook of the installed collection, by FQCN, from a directory with no clone, with a fresh HOME."""
+    home, installed = install_built_collection(tmp_path)
+    assert (installed / "extensions/eda/rulebooks/auto_rollback.yml").exists()
+    rulebook_leads_to_one_rollback(runner, monitored, moto_server, tmp_path, "matbakh.hybrid_routing.auto_rollback",
+                                   home, home)

@@ -4,6 +4,7 @@ expected variable and no other, and the sandbox's change log must stay empty."""
 
 from __future__ import annotations
 
+import os
 import re
 import ssl
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from hrtest import REPO, free_port, http
+from hrtest import BIN, REPO, free_port, http
 from reliability import LEVEL1, LEVEL2, LEVEL3, ROLLFORWARD, Case
 
 # The inputs a refusal can name, as the inventory variable (hybrid_routing_X) or as the module option (X).
@@ -138,6 +139,26 @@ def test_the_seed_script_refuses_an_unknown_environment():
     assert "no inventory 'inventories/prdo'" in proc.stderr and "prod" in proc.stderr
     case.note = proc.stderr.strip().splitlines()[0]
     case.save()
+
+
+def test_the_seed_script_takes_an_environment_name_as_its_inventory(tmp_path):
+    """`--env sandbox` is inventories/sandbox, though ./sandbox (the Python package) exists; a path only when it
+    has a / in it. --list-hosts: ansible-playbook parses the inventory and lists its hosts, and acts on nothing."""
+    def hosts(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", "scripts/hybrid-routing-rollback.sh", "1", *args, "--", "--list-hosts"],
+                              cwd=REPO, capture_output=True, text=True, check=False,
+                              env=dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}"))
+
+    by_name = hosts("--env", "sandbox")
+    assert by_name.returncode == 0, by_name.stderr
+    assert "-i inventories/sandbox" in by_name.stderr and "hosts (1):" in by_name.stdout, by_name.stdout
+    assert "timeutil.py" not in by_name.stdout + by_name.stderr
+    (tmp_path / "mine.yml").write_text("all:\n  hosts:\n    mine-eu:\n      ansible_connection: local\n")
+    by_path = hosts("--env", str(tmp_path / "mine.yml"))
+    assert by_path.returncode == 0, by_path.stderr
+    assert "mine-eu" in by_path.stdout
+    package = hosts("--env", "./sandbox/")  # a path: taken as written (and it is no inventory)
+    assert "-i ./sandbox/" in package.stderr
 
 
 @pytest.mark.reliability

@@ -154,6 +154,10 @@ def test_document_states_the_constraints(client):
     snapshot_headers = {p["name"]: p["schema"] for p in spec["paths"]["/admin/rollback/snapshot"]["put"]["parameters"]}
     assert snapshot_headers["If-None-Match"]["enum"] == ["*"]
     assert snapshot_headers["X-Rollback-Id"]["type"] == "string"
+    # A create-only PUT answers 412 when a snapshot is stored: documented (sandbox/schemathesis.toml has
+    # positive_data_acceptance take it as the failed precondition it is, not valid data rejected).
+    snapshot_put = spec["paths"]["/admin/rollback/snapshot"]["put"]["responses"]
+    assert snapshot_put["412"]["content"]["application/json"]["schema"]["$ref"].endswith("/SnapshotExists")
     # Every operation that takes a body documents the 422 an unreadable one gets.
     for path, ops in spec["paths"].items():
         for method, op in ops.items():

@@ -141,3 +141,44 @@ def test_the_seed_script_refuses_bad_input_before_running_anything():
         run = subprocess.run(["bash", script, *args], cwd=REPO, capture_output=True, text=True, check=False)
         assert run.returncode == 2 and message in run.stderr, (args, run.stderr)
         assert "ansible-playbook" not in run.stderr.split("usage:")[0]
+
+
+# The decision matrices agree with the trigger rules (plugins/module_utils/_triggers.py, DEFAULT_RULES): one source.
+# Each rule's threshold as docs/runbook.md words it, to find the row that names it.
+RUNBOOK_PHRASES = {
+    "emergency_latency": "emergency-operation latency > 10 s", "critical_latency": "critical-operation latency > 20 s",
+    "error_rate": "System error rate > 10 %", "availability": "availability < 95 %",
+    "gdpr_compliance": "GDPR compliance < 100 %", "security_score": "security score < 80/100",
+    "pii_detection_failures": "PII detection failures > 5 %", "audit_trail_integrity": "audit trail integrity failure",
+    "cost_overrun": "Cost overrun > 200 %", "cost_spike": "a spike > 500 %",
+}
+
+
+def _default_rules() -> list[dict]:
+    from ansible_collections.matbakh.hybrid_routing.plugins.module_utils import _triggers
+
+    return _triggers.default_rules()
+
+
+def _table_rows(text: str, heading: str) -> list[list[str]]:
+    section = text[text.index(heading):]
+    table = re.search(r"((?:^\|.*\|\n)+)", section, flags=re.M).group(1)
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()[2:]]
+
+
+def test_the_production_matrix_lists_each_level_with_exactly_its_trigger_rules():
+    rows = {row[0].split(":")[0]: row for row in _table_rows(TEXT, "## Decision matrix")}
+    for level in (1, 2, 3):
+        expected = "; ".join(rule["description"] for rule in _default_rules() if rule["level"] == level)
+        assert rows[str(level)][1] == expected, f"Level {level}: the matrix says {rows[str(level)][1]!r}"
+    assert "dashboard" not in TEXT.lower(), "no CloudWatch dashboard exists to point at"
+
+
+def test_the_design_matrix_puts_each_trigger_rule_at_its_level():
+    text = (REPO / "docs" / "runbook.md").read_text(encoding="utf-8")
+    rows = _table_rows(text, "## Which level? (decision matrix)")
+    rules = _default_rules()
+    assert set(RUNBOOK_PHRASES) == {rule["name"] for rule in rules}, "a rule without its phrase here"
+    for rule in rules:
+        (row,) = [row for row in rows if RUNBOOK_PHRASES[rule["name"]] in row[0]]
+        assert int(row[1][0]) == rule["level"], f"{rule['name']}: docs/runbook.md says Level {row[1]}"

@@ -38,7 +38,8 @@ class CallbackModule(CallbackBase):
             entry["wait"] = result._result["wait"]
         # What the trigger, metrics and auto-rollback tests check (issue 7); the rollback's report (the custom stat,
         # which the console no longer prints).
-        for key in ("report", "evaluation", "calls", "published", "metrics", "decision", "guard", "msg", "fired", "error"):
+        for key in ("report", "evaluation", "calls", "published", "metrics", "decision", "guard", "msg", "fired",
+                    "error"):
             if key in result._result:
                 entry[key] = result._result[key]
         with open(path, "a", encoding="utf-8") as handle:
