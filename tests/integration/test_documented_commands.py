@@ -45,7 +45,6 @@ DOCUMENTS = ("README.md", "sandbox/README.md", *(str(path.relative_to(REPO)) for
     [*REPO.glob("docs/*.md"), *REPO.glob("docs/runbooks/*.md"), *REPO.glob("extensions/*/README.md")])))
 SHELL_BLOCK = re.compile(r"^```(?:sh|bash|shell|console)\n(.*?)^```", re.M | re.S)
 FIXED_SANDBOX = "http://127.0.0.1:18787"  # inventories/sandbox: what `python -m sandbox up` serves
-STAND_IN_ENVIRONMENTS = ("prod", "staging")
 
 # What the documentation leaves to the reader, and the value a test gives it ({name}: a value of the stand-ins).
 PLACEHOLDERS = {
@@ -119,8 +118,6 @@ class StandIns:
     prod: Sandbox
     staging: Sandbox
     moto: Moto
-    sink: Sink
-    tree: Path
     values: dict[str, str] = field(default_factory=dict)
 
     def of(self, command: str) -> Sandbox | None:
@@ -306,7 +303,7 @@ def test_documented_commands_run_as_written(document: str, long_ones: bool, tmp_
         "hybrid_routing_api_base": mine.base}}}}))
     values = {"prod_token": prod.token, "prod_base": prod.base, "slack_webhook": f"{sink.base}/slack/webhook/T/B/doc",
               "eda_vars": str(eda_vars), "my_inventory": str(my_inventory)}
-    stand_ins = StandIns(prod, staging, moto, sink, tree, values)
+    stand_ins = StandIns(prod, staging, moto, values)
     session = Session(tree, home, tmp_path)
     ran: list[str] = []
     timings: dict[str, float] = {}
