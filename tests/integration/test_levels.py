@@ -57,7 +57,7 @@ def test_level2_check_real_check_real(runner, api):
     real = runner.run(LEVEL2)
     assert real.rc == 0, real.output
     assert_level2_state(api)
-    assert "Level 2 rollback (MCP-only traffic) of itest: done" in real.stdout.replace("\n", " ")
+    assert "Level 2 rollback (MCP-only traffic) of itest: done" in " ".join(real.stdout.split())
     assert re.search(r"target 300s", real.stdout)
 
     writes = len(api.changes())
@@ -205,7 +205,7 @@ def test_rollforward_restores_the_snapshot(runner, api, aws):
 
     real = runner.run(ROLLFORWARD, inventory_vars=variables)
     assert real.rc == 0, real.output
-    assert "Roll-forward of itest: done" in real.stdout.replace("\n", " ")
+    assert "Roll-forward of itest: done" in " ".join(real.stdout.split())
     assert {k: v for k, v in api.flags().items() if k in HYBRID_FLAGS} == seed_flags
     routing = api.get("/admin/routing")
     assert routing["mode"] == "hybrid" and routing["weights"] == {"direct": 70, "mcp": 30}
@@ -278,7 +278,7 @@ def test_concurrent_run_of_another_operator_fails_at_once(runner, api):
     done = runner.finish(first)
     assert done.rc == 0, done.output
     assert second.rc != 0
-    text = second.output.replace("\n", " ")
+    text = " ".join(second.output.split())
     assert "held by alice since" in text and "Level 2 rollback" in text
     assert second.seconds < done.seconds, "the second operator is refused at once, not after waiting"
     assert not any(c["method"] == "POST" and c["body"].get("holder") == "bob" for c in api.changes()
@@ -293,7 +293,7 @@ def test_takeover_is_explicit_and_recorded(runner, api):
 
     taken = runner.run(LEVEL2, inventory_vars={"hybrid_routing_lock_takeover": True})
     assert taken.rc == 0, taken.output
-    assert "Took the lock over from bob" in taken.stdout.replace("\n", " ").replace("  ", " ")
+    assert "Took the lock over from bob" in " ".join(taken.stdout.split())
     takeover = [c for c in api.changes() if c["path"] == "/admin/locks/rollback" and c["method"] == "POST"][-1]
     assert takeover["result"]["taken_over"] is True and takeover["result"]["previous_holder"] == "bob"
     assert_level2_state(api)
@@ -315,7 +315,7 @@ def test_second_run_of_the_same_operator_is_refused_while_the_first_runs(runner,
     done = runner.finish(first)
     assert done.rc == 0, done.output
     assert second.rc != 0
-    assert "another run of yours that is still going" in second.output.replace("\n", " ")
+    assert "another run of yours that is still going" in " ".join(second.output.split())
     lock_writes = [(c["method"], c["status"]) for c in api.changes() if c["path"] == "/admin/locks/rollback"]
     assert lock_writes == [("POST", 201), ("DELETE", 200)], "the second run neither renewed nor released the lock"
 
