@@ -11,12 +11,21 @@ from typing import Any
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._escalation import RECOVERED, decide, impact
 from ansible_collections.matbakh.hybrid_routing.plugins.modules.rollback_decision import DOCUMENTATION
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import ControllerAction
+from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inputs import refuse_unsettable
+
+# What the automatic rollback sets for each rung it runs (roles/hybrid_routing/tasks/auto_rung.yml): the decision's,
+# never the user's (-e hybrid_routing_level=3 would pass the ceiling).
+RUNG_INPUTS = frozenset({"hybrid_routing_level", "hybrid_routing_direction", "hybrid_routing_operator",
+                         "hybrid_routing_trigger"})
 
 
 class ActionModule(ControllerAction):
     DOCUMENTATION = DOCUMENTATION
 
     def act(self, params: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        refused = refuse_unsettable(self._task, task_vars, RUNG_INPUTS)
+        if refused:
+            return refused
         before = params["before"]
         latest = params["latest"] or before
         ran = list(params["ran"])

@@ -15,6 +15,7 @@ from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._notify imp
 from ansible_collections.matbakh.hybrid_routing.plugins.modules.rollback_start import DOCUMENTATION
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._authorization import decide
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import ControllerAction
+from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inputs import refuse_unsettable
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._report import RunInputError, start_run
 
 
@@ -23,6 +24,11 @@ class ActionModule(ControllerAction):
     SECRET_OPTIONS = frozenset({"receivers"})
 
     def act(self, params: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        # A name the frame sets itself, given by the user, would reach the actions unchecked (extra vars outrank
+        # include vars): refused first, before anything is read or written.
+        refused = refuse_unsettable(self._task, task_vars)
+        if refused:
+            return refused
         operator = params["operator"] or task_vars.get("awx_user_name") or getpass.getuser()
         try:
             run = start_run(

@@ -49,6 +49,14 @@ class Frame:
     def fail(self, msg: str, **result: Any) -> NoReturn:
         raise ModuleFailed(msg, result)
 
+    def check_wait(self) -> None:
+        """The options wait_timeout and interval of a module that polls: checked in check mode too, so that the
+        preflight (the module in check mode) refuses what the real run would."""
+        timeout, interval = self.params["wait_timeout"], self.params["interval"]
+        if timeout < 0 or interval <= 0:
+            self.fail(f"wait_timeout must be >= 0 and interval > 0 (got {timeout:g} and {interval:g}); nothing was "
+                      "changed.")
+
     def warn(self, msg: str) -> None:
         """Never pass a secret here: warnings are not censored by no_log (ansible-core 2.19)."""
         self.warnings.append(msg)

@@ -147,8 +147,7 @@ class LambdaAliasManager:
             self.wanted = {str(name): params["version"] for name in names}
         if not self.wanted:
             frame.fail("No function named: list the functions whose alias to move (option functions, or versions)")
-        if frame.params["wait_timeout"] < 0 or frame.params["interval"] <= 0:
-            frame.fail("wait_timeout must be >= 0 and interval > 0")
+        frame.check_wait()
         self.access = AWSAccess(frame.params, "lambda")
         self.client = self.access.client
 

@@ -148,6 +148,7 @@ class ReleaseManager:
         self.snapshot: dict[str, Any] = params["snapshot"] or {}
         self.recorded: dict[str, Any] = self.snapshot.get("release") or {}
         self.wait_summary: dict[str, Any] | None = None
+        frame.check_wait()
         if self.forward and not self.recorded.get("current"):
             frame.fail("direction=forward needs the snapshot (option snapshot) with the release it recorded; "
                        "nothing was changed.")

@@ -119,8 +119,7 @@ class RoutingManager:
         params = frame.params
         self.mode: str = params["mode"]
         self.weights = self._weights(params["weights"])
-        if params["wait_timeout"] < 0 or params["interval"] <= 0:
-            frame.fail("wait_timeout must be >= 0 and interval > 0")
+        frame.check_wait()
 
     def _weights(self, weights: dict[str, Any] | None) -> dict[str, int] | None:
         if weights is None:

@@ -156,12 +156,9 @@ class HealthWaiter:
         self.frame = frame
         params = frame.params
         self.wanted = set(params["wait_for"])
+        frame.check_wait()
         self.wait_timeout = 0.0 if frame.check_mode else params["wait_timeout"]
         self.interval = params["interval"]
-        if self.wait_timeout < 0 or self.interval <= 0:
-            frame.fail(
-                f"wait_timeout must be >= 0 and interval > 0 (got {self.wait_timeout:g} and {self.interval:g})"
-            )
 
     def _is_wanted(self, value: dict[str, Any]) -> bool:
         return value.get("status") in self.wanted

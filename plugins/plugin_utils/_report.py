@@ -153,6 +153,26 @@ def recovery(run: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# What each level must have done in this run (its own result), beyond the absence of a failure.
+LEVEL_STEPS = (("flags", "turn the feature flags off", 1), ("routing", "force all traffic to MCP-only", 2),
+               ("release", "revert the release", 3))
+
+
+def undone(run: dict[str, Any], results: dict[str, Any]) -> str | None:
+    """The level's action this run has no result of (the step never ran, or ran without acting on anything);
+    None when every action of the level ran. A re-run whose release was already reverted has a result too: the
+    release module reads the release and reports it unchanged."""
+    if run["direction"] == "forward":
+        return None if _of_run(run, results.get("forward")) is not None else "restore the pre-incident state"
+    for key, action, level in LEVEL_STEPS:
+        if int(run["level"]) < level:
+            break
+        mine = _of_run(run, results.get(key))
+        if mine is None or (key == "release" and not (mine.get("release") or mine.get("aliases"))):
+            return action
+    return None
+
+
 def outcome(failed: bool, dry_run: bool, elapsed: float, target: float) -> str:
     if failed:
         return "failed"
@@ -182,6 +202,13 @@ def build_report(run: dict[str, Any] | None, results: dict[str, Any], failure: d
     phases = phase_seconds(run, results, failure)
     # A roll-forward whose read of the snapshot failed found no snapshot either: that is a failure, not "nothing".
     nothing_to_do = nothing_to_do and failure is None
+    # No failure is not success: a level whose own action has no result of this run did not do its job.
+    missing = None if failure is not None or nothing_to_do or run["id"] == "not started" else undone(run, results)
+    if missing:
+        failure = {"task": "Run the level's actions", "at": now,
+                   "msg": f"{run['label']} did not {missing}: its step has no result of this run, so the level is "
+                          "not done. Nothing reported it as failed; see the run's output for the step that was "
+                          "skipped."}
     changed = [] if nothing_to_do else changes(run, results)
     result = outcome(failure is not None, bool(run["dry_run"]), elapsed, float(run["target_seconds"]))
     report = {

@@ -127,3 +127,18 @@ def test_inconclusive_rules_never_act(runner, monitored, moto_server):
     assert final(run)["decision"]["action"] == "hold"
     assert "cannot be decided or read (unpublished)" in " ".join(run.output.split())
     assert monitored.changes() == []
+
+
+def test_what_the_ladder_decides_cannot_be_given_with_e(runner, monitored, moto_server):
+    """-e outranks the rung's include vars: `-e hybrid_routing_level=3` would run Level 3 on every rung, past the
+    ceiling of 2 and the Level 3 approval. Refused at the first decision, before the circuit breaker's slot (the
+    first write) and before any change to the service."""
+    runner.sandbox = monitored
+    start_incident(monitored, "flag")
+    for extra in ("hybrid_routing_level=3", "hybrid_routing_trigger=manual", "release_revert_strategy=helm"):
+        run = run_auto(runner, monitored, moto_server, "-e", extra)
+        assert run.rc != 0, run.output
+        text = " ".join(run.output.split())
+        assert f"Not settable for this run: {extra.split('=')[0]} (given with -e" in text, text
+        assert "Traceback" not in run.output
+        assert monitored.changes() == [] and guard_records(moto_server, monitored.environment) == []

@@ -165,6 +165,9 @@ def test_level3_lambda_check_real_check_real(runner, api, aws):
     assert real.rc == 0, real.output
     assert AWS_SECRET not in real.output and api.token not in real.output
     assert aws.aliases() == {"hybrid-router": "2", "mcp-gateway": "2"}
+    # The report judged the level by the Lambda step's own result (it used to read the admin API step, skipped).
+    assert "Changed: flags" in " ".join(real.stdout.split())
+    assert "Lambda alias hybrid-router=2, mcp-gateway=2" in " ".join(real.stdout.split())
     [moved] = [t for t in real.by_action("matbakh.hybrid_routing.lambda_alias") if t["changed"]]
     assert moved["wait"]["answered"] >= 1, "it waited until the aliases serve an active version"
     assert_level2_state(api)
@@ -206,6 +209,8 @@ def test_rollforward_restores_the_snapshot(runner, api, aws):
     real = runner.run(ROLLFORWARD, inventory_vars=variables)
     assert real.rc == 0, real.output
     assert "Roll-forward of itest: done" in " ".join(real.stdout.split())
+    # The report reads the role's result from its registers: the Lambda restore is among the changes.
+    assert "Lambda alias hybrid-router=3, mcp-gateway=3" in " ".join(real.stdout.split())
     assert {k: v for k, v in api.flags().items() if k in HYBRID_FLAGS} == seed_flags
     routing = api.get("/admin/routing")
     assert routing["mode"] == "hybrid" and routing["weights"] == {"direct": 70, "mcp": 30}

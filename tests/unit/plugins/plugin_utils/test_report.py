@@ -137,7 +137,11 @@ FALLBACK = {"level": 2, "direction": "back", "environment": "prod-eu", "operator
 
 
 def report(current, now_offset=3.0, **kwargs):
-    results = {"preflight": [{"finished_at": T0 + 1}], "unlock": {"finished_at": T0 + 2}}
+    # Each action of the level ran, unchanged (an already rolled-back service), unless the test says otherwise.
+    results = {"preflight": [{"finished_at": T0 + 1}], "unlock": {"finished_at": T0 + 2},
+               "flags": {"finished_at": T0 + 1.2}, "routing": {"finished_at": T0 + 1.3},
+               "release": {"finished_at": T0 + 1.4, "release": {"current": "r1"}},
+               "forward": {"finished_at": T0 + 1.5}}
     results.update(kwargs.pop("results", {}))
     return build_report(current, results, kwargs.pop("failure", None), kwargs.pop("nothing_to_do", False), FALLBACK,
                         now=T0 + now_offset)
@@ -190,6 +194,40 @@ def test_a_failure_says_what_to_run_next():
     held = report(run(), failure={"task": "Deploy", "at": T0 + 1, "msg": busy})
     assert "Next: as the message says, then run playbooks/rollback_level" in held["summary"]
     assert "Next:" not in report(run())["summary"]
+
+
+@pytest.mark.parametrize("level, dry_run, results, undone", [
+    # Level 3 whose release step never ran (an unknown strategy once selected none): not done, not success.
+    (3, False, {"release": None}, "revert the release"),
+    (3, True, {"release": None}, "revert the release"),
+    # A release result of an earlier run in the same play is not this run's.
+    (3, False, {"release": {"finished_at": T0 - 60, "changed": True, "release": {"current": "r0"}}},
+     "revert the release"),
+    # The role ran, but neither strategy's step did (its result carries no release and no aliases).
+    (3, False, {"release": {"finished_at": T0 + 1.4, "changed": False, "release": None, "aliases": None}},
+     "revert the release"),
+    (2, False, {"routing": {"finished_at": 0}}, "force all traffic to MCP-only"),
+    (1, False, {"flags": None}, "turn the feature flags off"),
+], ids=["l3-no-release", "l3-dry-run", "l3-earlier-run", "l3-no-strategy", "l2-no-routing", "l1-no-flags"])
+def test_a_level_without_its_own_result_is_never_success(level, dry_run, results, undone):
+    done = report(run(level=level, dry_run=dry_run), results=results)
+    assert done["outcome"] == "failed", done["summary"]
+    assert f"did not {undone}: its step has no result of this run" in done["summary"]
+    assert done["failure"]["task"] == "Run the level's actions"
+
+
+def test_a_level3_rerun_whose_release_is_already_reverted_is_done():
+    """The release module read the release and left it (an earlier run moved it): the level's own result."""
+    done = report(run(level=3), results={"release": {"finished_at": T0 + 1.4, "changed": False,
+                                                     "release": {"current": "r0"}}})
+    assert done["outcome"] == "success", done["summary"]
+    lambda_done = report(run(level=3), results={"release": {"finished_at": T0 + 1.4, "changed": False,
+                                                            "release": None, "aliases": {"f": {"after": "3"}}}})
+    assert lambda_done["outcome"] == "success"
+
+
+def test_a_roll_forward_without_its_restore_is_not_done():
+    assert report(run(direction="forward"), results={"forward": None})["outcome"] == "failed"
 
 
 def test_nothing_to_roll_forward():
