@@ -44,8 +44,9 @@ def action_role_names() -> dict[str, dict[str, Any]]:
         specs = yaml.safe_load((ROLES / role / "meta" / "argument_specs.yml").read_text(encoding="utf-8"))
         for entry in (specs.get("argument_specs") or {}).values():
             for name, option in (entry.get("options") or {}).items():
-                names[name] = {"role": role, "input": True, **({"default": option["default"]}
-                                                                if "default" in option else {})}
+                names[name] = {"role": role, "input": True}
+                if "default" in option:
+                    names[name]["default"] = option["default"]
         for part in ("vars", "defaults"):
             path = ROLES / role / part / "main.yml"
             values = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}

@@ -139,6 +139,6 @@ def test_what_the_ladder_decides_cannot_be_given_with_e(runner, monitored, moto_
         run = run_auto(runner, monitored, moto_server, "-e", extra)
         assert run.rc != 0, run.output
         text = " ".join(run.output.split())
-        assert f"Not settable for this run: {extra.split('=')[0]} (given with -e" in text, text
+        assert f"Not settable for this run: {extra.split('=', maxsplit=1)[0]} (given with -e" in text, text
         assert "Traceback" not in run.output
         assert monitored.changes() == [] and guard_records(moto_server, monitored.environment) == []

@@ -64,7 +64,7 @@ def _name(extra: str) -> str:
 
 
 def _ids(cases: list[tuple[str, str, str]]) -> list[str]:
-    return [f"{playbook.split('/')[1][:-4]}-{_name(extra)}" for playbook, extra, _ in cases]
+    return [f"{case[0].split('/')[1][:-4]}-{_name(case[1])}" for case in cases]
 
 
 def assert_refused_before_any_write(runner, api, run, expected: str) -> None:
@@ -134,7 +134,7 @@ def test_the_documented_inputs_are_the_ones_refused():
     fed by the frame under a name the preflight checks (the unit tests hold the mapping)."""
     import yaml
 
-    tried = {_name(extra) for _, extra, _ in ROLE_INPUTS}
+    tried = {_name(case[1]) for case in ROLE_INPUTS}
     for role in ("flag_disable", "traffic_mcp_only", "release_revert", "rollforward", "notify"):
         spec = yaml.safe_load((REPO / "roles" / role / "meta" / "argument_specs.yml").read_text())
         options = set(spec["argument_specs"]["main"]["options"])
