@@ -39,8 +39,8 @@ class ActionModule(ControllerAction):
             return {"failed": True, "changed": False, "msg": f"{exc} Nothing was read or written."}
         # Which notification channels are configured, by the rule rollback_notify applies: none costs no step.
         run["notify"] = configured_channels(params["receivers"] or {}, os.environ)
-        # Who may run this level, decided here rather than in a task of its own (one task less per run): the same
-        # decision as rollback_authorize's. Nobody named and no trigger: nothing to check (the report says so).
+        # Who may run this level, decided here rather than in a task of its own (one task less per run). Nobody
+        # named and no trigger: nothing to check (the report says so).
         wanted = params["authorization"] or {}
         # ansible-core 2.18 renders a templated boolean inside a mapping as a string ("False").
         automatic = boolean(wanted.get("automatic") or False, strict=False)

@@ -54,7 +54,7 @@ options:
     default: ""
   ttl_seconds:
     description: Lease lifetime in seconds.
-    type: int
+    type: float
     default: 900
   takeover:
     description: Replace a lease held by someone else. Use only after talking to its holder.
@@ -199,7 +199,7 @@ class RollbackLockManager:
         if not self.holder.strip():
             frame.fail("holder is empty: name who runs the rollback")
         if params["ttl_seconds"] <= 0:
-            frame.fail(f"ttl_seconds must be positive, got {params['ttl_seconds']}")
+            frame.fail(f"ttl_seconds must be positive, got {params['ttl_seconds']:g}")
 
     def _held_by_other(self, lock: dict[str, Any]) -> bool:
         return bool(lock.get("held")) and lock.get("holder") != self.holder
@@ -283,7 +283,7 @@ ARGUMENT_SPEC: dict[str, Any] = dict(
     state=dict(type="str", choices=["present", "absent"], default="present"),
     holder=dict(type="str", required=True),
     reason=dict(type="str", default=""),
-    ttl_seconds=dict(type="int", default=900),
+    ttl_seconds=dict(type="float", default=900.0),
     takeover=dict(type="bool", default=False),
 )
 FRAME = AdminAPIFrame

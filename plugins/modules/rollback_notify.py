@@ -190,8 +190,6 @@ options:
         failed connection, while the budget lasts.
     type: int
     default: 3
-seealso:
-  - module: matbakh.hybrid_routing.slack_notify
 """
 
 EXAMPLES = r"""

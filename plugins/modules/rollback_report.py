@@ -57,13 +57,14 @@ options:
     type: str
     default: manual
   authorization:
-    description: The decision M(matbakh.hybrid_routing.rollback_authorize) returned; null (or empty) when none was made.
+    description: >-
+      The authorization decision M(matbakh.hybrid_routing.rollback_start) returned; null (or empty) when none was
+      made.
     type: raw
   people_named:
     description:
-      - Whether the inventory names people. When it does not, the frame skips
-        M(matbakh.hybrid_routing.rollback_authorize) (nothing to check) and the report records that authorization
-        was not enforced.
+      - Whether the inventory names people. When it does not, M(matbakh.hybrid_routing.rollback_start) checks
+        nothing and the report records that authorization was not enforced.
     type: bool
     default: true
   results:
@@ -186,7 +187,7 @@ report:
       type: dict
       sample: {"verified": true, "seconds": 6.5, "health_degraded": false}
     authorization:
-      description: Who authorized the run (M(matbakh.hybrid_routing.rollback_authorize)), or null.
+      description: Who authorized the run (O(matbakh.hybrid_routing.rollback_start#module:authorization)), or null.
       type: dict
       sample: {"enforced": false, "reason": "Authorization not enforced: the inventory names no people"}
     audit:

@@ -62,13 +62,51 @@ options:
     default: 900
   authorization:
     description:
-      - Who may run the level (the options of M(matbakh.hybrid_routing.rollback_authorize) - C(people), C(requester)
-        (default the operator), C(approver), C(break_glass_reason), C(automatic), C(trigger), C(ceiling)), decided
-        before anything is read or written; a refusal fails the task and still returns RV(run).
+      - Who may run the level, decided before anything is read or written; a refusal fails the task and still
+        returns RV(run). The seed's matrix - on call may run Level 1, Level 2 needs an engineering manager, Level 3
+        the CTO, and a roll-forward an engineering manager. The requester's own role suffices for Levels 1 and 2
+        (and a roll-forward); otherwise the approver must hold the role. Level 3 always needs an approver who is
+        not the requester.
+      - Break glass - on call may run Level 2 without an approver when C(break_glass_reason) is given (free text,
+        refused when it holds personal data); the decision is marked, and a manager must confirm it afterwards.
+      - An automatic rollback (C(automatic)) is authorized by the trigger rules that fired, up to C(ceiling).
       - Without C(people) and not C(automatic) nothing is checked (the report then says authorization was not
         enforced).
+      - On the command line this guards against mistakes, not against someone who can change the inventory or the
+        extra variables; AWX enforces it (surveys and credentials decide what a user may set).
     type: dict
     default: {}
+    suboptions:
+      people:
+        description: >-
+          Person ids and their roles (V(on_call), V(engineering_manager), V(cto)), for example
+          C({alice: {roles: [on_call]}, mark: {roles: [engineering_manager]}}).
+        type: dict
+        default: {}
+      requester:
+        description: Who asks for the run (an id of O(authorization.people)); empty means the operator.
+        type: str
+        default: ""
+      approver:
+        description: Who approves it (an id of O(authorization.people)).
+        type: str
+        default: ""
+      break_glass_reason:
+        description: Why on call runs Level 2 without an approval (no personal data).
+        type: str
+        default: ""
+      automatic:
+        description: The run is an automatic rollback, authorized by the rules in O(authorization.trigger).
+        type: bool
+        default: false
+      trigger:
+        description: The trigger rules that fired (automatic runs).
+        type: str
+        default: ""
+      ceiling:
+        description: The highest level an automatic rollback may run.
+        type: int
+        default: 2
   receivers:
     description:
       - The notification receivers of the run (the options of M(matbakh.hybrid_routing.rollback_notify) that name
@@ -92,10 +130,37 @@ EXAMPLES = r"""
 
 RETURN = r"""
 authorization:
-  description: The decision of O(authorization) (see M(matbakh.hybrid_routing.rollback_authorize)).
+  description: The decision of O(authorization).
   returned: when O(authorization) names people or the run is automatic
   type: dict
-  sample: {"requester": "alice", "approver": "mark", "authorized_by": "mark", "enforced": true}
+  contains:
+    enforced:
+      description: Whether the inventory names people (false - not enforced).
+      type: bool
+    authorized_by:
+      description: Who (or which rules) authorized the run; null when not enforced.
+      type: str
+    required_role:
+      description: The role the level needs.
+      type: str
+    requester:
+      description: The requester.
+      type: str
+    approver:
+      description: The approver, or null.
+      type: str
+    break_glass:
+      description: Whether it was a break-glass run.
+      type: bool
+    automatic:
+      description: Whether it was an automatic rollback.
+      type: bool
+    reason:
+      description: The decision in words.
+      type: str
+  sample: {"enforced": true, "authorized_by": "mark", "required_role": "engineering_manager",
+           "requester": "alice", "approver": "mark", "break_glass": false, "automatic": false,
+           "reason": "Level 2 requested by alice, approved by mark (engineering_manager)."}
 run:
   description: The run every later step refers to.
   returned: success

@@ -70,10 +70,17 @@ class InProcessModuleAction(ActionBase):
 def argument_spec_from_documentation(documentation: str, secret: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The argument spec a docs-only module's DOCUMENTATION declares (one place for the options); `secret` names
     the options to keep out of every output (no_log is not a documentation key)."""
-    options = yaml.safe_load(documentation).get("options") or {}
+    return _spec(yaml.safe_load(documentation).get("options") or {}, secret)
+
+
+def _spec(options: dict[str, Any], secret: frozenset[str]) -> dict[str, Any]:
     keys = ("type", "elements", "default", "choices", "required")
-    return {name: dict({key: option[key] for key in keys if key in option}, no_log=name in secret)
-            for name, option in options.items()}
+    spec = {}
+    for name, option in options.items():
+        spec[name] = dict({key: option[key] for key in keys if key in option}, no_log=name in secret)
+        if option.get("suboptions"):
+            spec[name]["options"] = _spec(option["suboptions"], frozenset())
+    return spec
 
 
 class ControllerAction(ActionBase):

@@ -9,7 +9,9 @@ import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from hrtest import BIN, free_port, http, install_built_collection
+import pytest
+
+from hrtest import BIN, REPO, free_port, http, install_built_collection
 
 PLAYBOOK = "playbooks/rollback_level1.yml"
 HYBRID_FLAGS = {"hybrid_routing", "direct_bedrock", "intelligent_routing", "bedrock_support_mode"}
@@ -158,7 +160,7 @@ def test_webhook_from_the_environment_is_used(runner, api):
 def test_nobody_to_tell_costs_no_step(runner, api):
     run = runner.run(PLAYBOOK)
     assert run.rc == 0, run.output
-    assert run.by_action("matbakh.hybrid_routing.slack_notify") == [], "no webhook configured: notify is skipped"
+    assert run.by_action("matbakh.hybrid_routing.rollback_notify") == [], "no receiver configured: notify is skipped"
 
 
 def test_notification_failure_does_not_fail_the_rollback(runner, api):
@@ -238,3 +240,12 @@ class SlackReceiver:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+@pytest.mark.parametrize("removed, instead", [("slack_notify", "rollback_notify (option slack_webhook_url)"),
+                                              ("rollback_authorize", "rollback_start (option authorization)")])
+def test_a_removed_module_says_what_replaces_it(removed, instead):
+    run = subprocess.run([str(BIN / "ansible"), "localhost", "-m", f"matbakh.hybrid_routing.{removed}"],
+                         capture_output=True, text=True, cwd=REPO, check=False)
+    text = " ".join((run.stdout + run.stderr).split())
+    assert run.returncode != 0 and "has been removed" in text and instead in text, text

@@ -3,6 +3,7 @@ with the same literal defaults (no templates), required inputs have no default, 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +60,59 @@ def test_every_entry_point_states_the_same_defaults(role: Path) -> None:
             assert name in defaults, f"{role.name}:{entry}: {name} has no default in defaults/main.yml"
             assert option.get("default") == defaults[name], f"{role.name}:{entry}: default of {name} differs"
             assert option.get("description"), f"{role.name}:{entry}: {name} has no description"
+
+
+# -- the frame's inputs, stated once ---------------------------------------------------------------------------
+
+FRAME = ROLES_DIR / "hybrid_routing"
+VARIABLES_MD = ROLES_DIR.parent / "docs" / "variables.md"
+# Set by the playbooks (each level's playbook is the frame with its level), explained in prose, not in the table.
+PLAYBOOK_SET = {"hybrid_routing_level", "hybrid_routing_direction"}
+
+
+def _frame_options() -> dict[str, Any]:
+    return yaml.safe_load((FRAME / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+
+
+def _table() -> dict[str, tuple[str, int, int]]:
+    """docs/variables.md's table: variable -> (its default cell, its place in the row, the row's variables)."""
+    rows: dict[str, tuple[str, int, int]] = {}
+    text = VARIABLES_MD.read_text()
+    for line in text[text.index("| variable | default | meaning |"):].splitlines()[2:]:
+        if not line.startswith("| `"):
+            break
+        names, default = (cell.strip() for cell in line.strip("|").split("|")[:2])
+        found = re.findall(r"`([a-z0-9_]+)`", names)
+        for index, name in enumerate(found):
+            rows[name] = (default, index, len(found))
+    return rows
+
+
+def test_docs_variables_list_exactly_the_frame_options_with_their_defaults() -> None:
+    options, table = _frame_options(), _table()
+    assert set(options) - PLAYBOOK_SET <= set(table), "options missing from docs/variables.md"
+    assert set(table) - {"hybrid_routing_hosts"} <= set(options), "docs/variables.md names no such option"
+    checked = 0
+    for name, (cell, index, count) in table.items():
+        literals = re.findall(r"`([^`]*)`", cell)
+        if (name not in options or options[name].get("default") == "" or re.sub(r"`[^`]*`|,|\s", "", cell)
+                or len(literals) not in (1, count)):
+            continue  # a default in words ("env API_BASE"), or what empty (not set here) stands for
+        literal = literals[index if len(literals) == count else 0]
+        value = literal if options[name]["type"] == "str" else yaml.safe_load(literal)
+        assert value == options[name].get("default"), f"{name}: docs say {value!r}, the spec {options[name]!r}"
+        checked += 1
+    assert checked >= 30, "most defaults are literals the docs state"
+
+
+def test_each_frame_option_is_stated_in_at_most_three_places() -> None:
+    """Its argument spec (every entry point shares one set of options), its default, its row in the docs."""
+    sources = {"argument spec": (FRAME / "meta" / "argument_specs.yml").read_text(),
+               "defaults": (FRAME / "defaults" / "main.yml").read_text(),
+               "vars": (FRAME / "vars" / "main.yml").read_text()}
+    table = VARIABLES_MD.read_text()
+    for name in _frame_options():
+        places = {where: len(re.findall(rf"^\s*{name}:", text, flags=re.M)) for where, text in sources.items()}
+        places["docs"] = len(re.findall(rf"^\|[^|]*`{name}`", table, flags=re.M))
+        assert places["argument spec"] == 1 and places["defaults"] == 1 and places["vars"] == 0, (name, places)
+        assert sum(places.values()) <= 3, (name, places)

@@ -16,7 +16,6 @@ from ansible_collections.matbakh.hybrid_routing.plugins.modules import (
     rollback_lock,
     service_health,
     service_info,
-    slack_notify,
     state_snapshot,
 )
 
@@ -338,24 +337,6 @@ def test_lost_create_race_keeps_the_winner(tmp_path, fake_api, run_module):
 
     code, result = run_module(state_snapshot, snap_args(tmp_path), someone_was_faster)
     assert code == 0 and result["changed"] is False and result["snapshot"]["rollback_id"] == "rb-winner"
-
-
-# -- slack_notify ----------------------------------------------------------------------------------------------
-
-def test_slack_check_mode_sends_nothing(run_module):
-    code, result = run_module(
-        slack_notify,
-        {"webhook_url": "https://hooks.example/services/SECRET", "text": "hi", "_ansible_check_mode": True},
-        connection=False,
-    )
-    assert code == 0 and result["sent"] is False and result["payload"] == {"text": "hi"}
-    assert "SECRET" not in json.dumps(result)
-
-
-def test_slack_bad_url_is_clear_and_secret_free(run_module):
-    code, result = run_module(slack_notify, {"webhook_url": "hooks/SECRET", "text": "hi"}, connection=False)
-    assert code == 1 and "webhook_url is not a valid" in result["msg"]
-    assert "SECRET" not in json.dumps(result)
 
 
 def test_snapshot_force_sets_the_old_one_aside(tmp_path, fake_api, run_module):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ansible_collections.matbakh.hybrid_routing.plugins.modules import feature_flags, service_info, slack_notify
+from ansible_collections.matbakh.hybrid_routing.plugins.modules import feature_flags, rollback_notify, service_info
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import run_in_process
 
 TOKEN = "unit-token-XYZ"
@@ -82,6 +82,9 @@ def test_a_bug_fails_the_task_with_a_message(monkeypatch):
 
 def test_webhook_url_never_in_the_result():
     secret = "http://127.0.0.1:9/services/T0/B0/SECRETpart"
-    result = run(slack_notify, {"webhook_url": secret, "text": "hi", "retries": 0, "timeout": 1})
-    assert result["failed"] is True and "Slack notification not delivered" in result["msg"]
+    report = {"environment": "prod", "summary": "Level 1 rollback of prod: done.", "outcome": "success",
+              "rollback_id": "rb-1"}
+    result = run(rollback_notify, {"phase": "finish", "report": report, "slack_webhook_url": secret,
+                                   "retries": 0, "timeout": 1, "budget": 2})
+    assert result["failed_channels"] == ["slack message"], result
     assert "SECRETpart" not in json.dumps(result)
