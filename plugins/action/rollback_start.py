@@ -16,7 +16,7 @@ from ansible_collections.matbakh.hybrid_routing.plugins.modules.rollback_start i
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._authorization import decide
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import ControllerAction
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inputs import refuse_unsettable
-from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._report import RunInputError, start_run
+from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._report import RunInputError, plan, start_run
 
 
 class ActionModule(ControllerAction):
@@ -39,6 +39,8 @@ class ActionModule(ControllerAction):
             return {"failed": True, "changed": False, "msg": f"{exc} Nothing was read or written."}
         # Which notification channels are configured, by the rule rollback_notify applies: none costs no step.
         run["notify"] = configured_channels(params["receivers"] or {}, os.environ)
+        # What the frame runs (its YAML follows this; the rule is stated here only).
+        run["plan"] = plan(run["level"], run["direction"], params["release_strategy"], run["notify"])
         # Who may run this level, decided here rather than in a task of its own (one task less per run). Nobody
         # named and no trigger: nothing to check (the report says so).
         wanted = params["authorization"] or {}

@@ -41,6 +41,10 @@ DEFAULT_SLACK_CHANNEL = "#ops-alerts"
 MARKERS = {"success": ":white_check_mark:", "target_missed": ":warning:", "failed": ":rotating_light:",
            "dry_run": ":mag:", "started": ":rotating_light:"}
 VERIFIED_OUTCOMES = ("success", "target_missed")
+# The page at the start of a run: from this level on, to the channels that act at the start (the frame runs the
+# notify role right after the flags only for these; rollback_start plans it).
+START_PAGE_LEVEL = 3
+START_PAGE_CHANNELS = frozenset({"pagerduty", "statuspage", "phone"})
 
 
 # What makes a channel configured: any of these settings, or the environment variable the module falls back on.
@@ -166,7 +170,7 @@ def pagerduty_plan(report: dict[str, Any], phase: str, acting: bool) -> str | No
     level = int(report.get("level") or 0)
     authorization = report.get("authorization") or {}
     if phase == "start":
-        return "trigger" if level >= 3 and acting else None
+        return "trigger" if level >= START_PAGE_LEVEL and acting else None
     if level >= 3:
         return "resolve" if report.get("outcome") in VERIFIED_OUTCOMES else "trigger"
     if authorization.get("break_glass"):

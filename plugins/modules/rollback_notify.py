@@ -540,7 +540,7 @@ class Notification:
         if not numbers or self.drill or self.report.get("dry_run") or self.report.get("direction") == "forward":
             return
         level = int(self.report.get("level") or 0)
-        if self.phase == "start" and not (level >= 3 and pagerduty_plan(self.report, "start", self.acting)):
+        if self.phase == "start" and not pagerduty_plan(self.report, "start", self.acting):
             return
         if self.phase == "finish" and level < 3:
             return

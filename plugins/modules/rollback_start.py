@@ -107,6 +107,11 @@ options:
         description: The highest level an automatic rollback may run.
         type: int
         default: 2
+  release_strategy:
+    description: How Level 3 reverts the release (the frame's C(hybrid_routing_release_strategy)); see RV(run.plan).
+    type: str
+    choices: [admin_api, aws_lambda_alias]
+    default: admin_api
   receivers:
     description:
       - The notification receivers of the run (the options of M(matbakh.hybrid_routing.rollback_notify) that name
@@ -198,6 +203,14 @@ run:
       description: The notification channels configured for the run (the frame skips notifying when none).
       type: list
       elements: str
+    plan:
+      description:
+        - What the frame runs, decided here once. C(actions) - the action roles in order (Level 1
+          C(flag_disable); Level 2 also C(traffic_mcp_only); Level 3 also C(release_revert), with C(notify) right
+          after the flags where PagerDuty, a status page or the hotline is configured; the roll-forward
+          C(rollforward)). C(release) - the release strategy whose checks and snapshot apply (Level 3), else null.
+      type: dict
+      sample: {"actions": ["flag_disable", "traffic_mcp_only"], "release": null}
       sample: [slack, pagerduty]
     deadline:
       description: Epoch seconds by which the target is met.

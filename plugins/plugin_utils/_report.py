@@ -17,11 +17,34 @@ import random
 import time
 from typing import Any
 
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._notify import (
+    START_PAGE_CHANNELS,
+    START_PAGE_LEVEL,
+)
+
 DEFAULT_TARGETS = {"level1": 120, "level2": 300, "level3": 600, "rollforward": 600}
 LEVEL_NAMES = {1: "feature flags", 2: "MCP-only traffic", 3: "full release revert"}
 # The phases of a run, in order, and the results (keys of `results`) whose finished_at ends each of them.
 PHASES = (("preflight", ("preflight",)), ("lock", ("lock",)), ("snapshot", ("snapshot",)),
           ("actions", ("flags", "routing", "release", "forward")), ("verify", ("verify",)), ("unlock", ("unlock",)))
+
+
+# The action roles of each level, in order (a level includes the ones below it); the roll-forward has its own.
+LEVEL_ACTIONS = {1: ("flag_disable",), 2: ("flag_disable", "traffic_mcp_only"),
+                 3: ("flag_disable", "traffic_mcp_only", "release_revert")}
+FORWARD_ACTIONS = ("rollforward",)
+
+
+def plan(level: int, direction: str, release_strategy: str, channels: list[str]) -> dict[str, Any]:
+    """What the frame runs for this run: its action roles in order (the start page right after the flags, where a
+    channel that acts at the start is configured, so that no receiver stands before the flags) and the release
+    strategy whose checks and snapshot apply (Level 3 only)."""
+    if direction == "forward":
+        return {"actions": list(FORWARD_ACTIONS), "release": None}
+    actions = list(LEVEL_ACTIONS[level])
+    if level >= START_PAGE_LEVEL and START_PAGE_CHANNELS & set(channels):
+        actions.insert(1, "notify")
+    return {"actions": actions, "release": release_strategy if level >= 3 else None}
 
 
 class RunInputError(ValueError):

@@ -16,9 +16,10 @@ import os
 from typing import Any
 
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._authorization import RANK, ROLES
+from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._report import FORWARD_ACTIONS, LEVEL_ACTIONS
 
-LEVEL_ROLES = {"level1": ["flag_disable"], "level2": ["flag_disable", "traffic_mcp_only"],
-               "level3": ["flag_disable", "traffic_mcp_only", "release_revert"], "rollforward": ["rollforward"]}
+LEVEL_ROLES = {**{f"level{level}": list(roles) for level, roles in LEVEL_ACTIONS.items()},
+               "rollforward": list(FORWARD_ACTIONS)}
 LEVEL_DRILLS = {"level1": "level1_drill", "level2": "level2_drill", "level3": "level3_drill",
                 "rollforward": "dr_drill"}
 RUNBOOK = "docs/runbooks/production-hybrid-routing-rollback.md"

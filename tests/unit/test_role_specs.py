@@ -116,3 +116,21 @@ def test_each_frame_option_is_stated_in_at_most_three_places() -> None:
         places["docs"] = len(re.findall(rf"^\|[^|]*`{name}`", table, flags=re.M))
         assert places["argument spec"] == 1 and places["defaults"] == 1 and places["vars"] == 0, (name, places)
         assert sum(places.values()) <= 3, (name, places)
+
+
+@pytest.mark.parametrize("playbook, level, direction", [("rollback_level1.yml", 1, "back"),
+                                                        ("rollback_level2.yml", 2, "back"),
+                                                        ("rollback_level3.yml", 3, "back"),
+                                                        ("rollforward.yml", 1, "forward")])
+def test_each_level_playbook_shows_the_action_roles_it_runs(playbook, level, direction) -> None:
+    """A reader of the playbook sees the roles the frame runs for it: rollback_start's plan, without the start page
+    (which depends on the receivers)."""
+    from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._report import plan
+
+    text = (ROLES_DIR.parent / "playbooks" / playbook).read_text()
+    (shown,) = re.findall(r"^\s*# actions: (.+)$", text, flags=re.M)
+    assert shown.split(", ") == plan(level, direction, "admin_api", [])["actions"]
+    [play] = yaml.safe_load(text)
+    assert play["roles"][0]["role"] == "matbakh.hybrid_routing.hybrid_routing"
+    assert play["roles"][0]["vars"] == ({"hybrid_routing_level": level} if direction == "back"
+                                        else {"hybrid_routing_direction": "forward"})

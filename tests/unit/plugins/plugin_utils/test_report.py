@@ -13,6 +13,7 @@ from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._report imp
     follow_ups,
     outcome,
     phase_seconds,
+    plan,
     recovery,
     start_run,
     timeline,
@@ -61,6 +62,21 @@ def test_targets_given_in_part_keep_the_other_defaults():
 def test_inputs_only_the_frame_knows_are_refused_with_the_inventory_name(targets, ttl, operator, message):
     with pytest.raises(RunInputError, match=re.escape(message)):
         start_run(2, "back", "prod-eu", targets, operator, ttl, False)
+
+
+# -- the plan ------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("level, direction, channels, actions, release", [
+    (1, "back", ["pagerduty"], ["flag_disable"], None),
+    (2, "back", ["pagerduty", "slack"], ["flag_disable", "traffic_mcp_only"], None),
+    (3, "back", ["slack", "email"], ["flag_disable", "traffic_mcp_only", "release_revert"], "aws_lambda_alias"),
+    (3, "back", ["statuspage"], ["flag_disable", "notify", "traffic_mcp_only", "release_revert"], "aws_lambda_alias"),
+    (3, "back", ["phone"], ["flag_disable", "notify", "traffic_mcp_only", "release_revert"], "aws_lambda_alias"),
+    (3, "forward", ["pagerduty"], ["rollforward"], None),
+], ids=["l1", "l2-no-start-page", "l3-slack-only", "l3-status-page", "l3-hotline", "forward"])
+def test_the_plan_is_what_the_frame_runs(level, direction, channels, actions, release):
+    """The flags go first; the start page right after them, only for Level 3 and a channel that acts at the start."""
+    assert plan(level, direction, "aws_lambda_alias", channels) == {"actions": actions, "release": release}
 
 
 # -- phases, changes, outcome ----------------------------------------------------------------------------------
