@@ -201,11 +201,12 @@ def test_runs_by_fqcn_from_the_built_collection(tmp_path, runner, api):
     assert (installed_tree / "playbooks/rollback_level1.yml").exists()
     assert not (installed_tree / "sandbox").exists() and not (installed_tree / "tests").exists()
     assert not (installed_tree / "inventories").exists(), "example inventories name real endpoints"
-    # The installed copy comes first on the default collections path, before this checkout's link in .venv.
-    listed = subprocess.run([str(BIN / "ansible-galaxy"), "collection", "list", "matbakh.hybrid_routing"],
-                            capture_output=True, text=True, cwd=home, env=dict(os.environ, HOME=str(home)),
-                            check=False).stdout
-    assert listed.index(str(home / ".ansible/collections")) < listed.index("site-packages"), listed
+    # The installed copy is the one Ansible finds first on the default collections path, before this checkout's
+    # link in .venv (ansible-galaxy collection list sorts its paths by name, so ask ansible-doc where it found it).
+    found = subprocess.run([str(BIN / "ansible-doc"), "-t", "role", "matbakh.hybrid_routing.flag_disable"],
+                           capture_output=True, text=True, cwd=home, env=dict(os.environ, HOME=str(home)),
+                           check=False).stdout.splitlines()[0]
+    assert f"({installed_tree})" in found, found
     run = runner.run("matbakh.hybrid_routing.rollback_level1", env={"HOME": str(home)}, cwd=home)
     assert run.rc == 0, run.output
     assert not any(api.flags()[name] for name in HYBRID_FLAGS)
