@@ -203,6 +203,7 @@ run:
       description: The notification channels configured for the run (the frame skips notifying when none).
       type: list
       elements: str
+      sample: [slack, pagerduty]
     plan:
       description:
         - What the frame runs, decided here once. C(actions) - the action roles in order (Level 1
@@ -211,7 +212,6 @@ run:
           C(rollforward)). C(release) - the release strategy whose checks and snapshot apply (Level 3), else null.
       type: dict
       sample: {"actions": ["flag_disable", "traffic_mcp_only"], "release": null}
-      sample: [slack, pagerduty]
     deadline:
       description: Epoch seconds by which the target is met.
       type: float
