@@ -134,6 +134,15 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+refused_inputs:
+  description:
+    - The names the run may not take (a name the frame or the playbook sets itself, given with C(-e); an action
+      role's input; a private name). The task fails before anything is read or written, and the frame sends no
+      notification for the run.
+  returned: when the run is refused for them
+  type: list
+  elements: str
+  sample: [release_revert_strategy]
 authorization:
   description: The decision of O(authorization).
   returned: when O(authorization) names people or the run is automatic

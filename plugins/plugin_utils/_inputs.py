@@ -136,4 +136,8 @@ def refuse_unsettable(task: Any, task_vars: dict[str, Any],
     manager = task.get_variable_manager()
     found = refusals(dict(manager.extra_vars) if manager is not None else {}, task_vars,
                      set_by_context(task) | also)
-    return {"failed": True, "changed": False, "msg": refusal_message(found)} if found else None
+    if not found:
+        return None
+    # refused_inputs: the frame then sends no notification either (the notify role would read the user's values).
+    return {"failed": True, "changed": False, "msg": refusal_message(found),
+            "refused_inputs": [sentence.split(" ", 1)[0] for sentence in found]}

@@ -139,3 +139,19 @@ def test_the_documented_inputs_are_the_ones_refused():
         spec = yaml.safe_load((REPO / "roles" / role / "meta" / "argument_specs.yml").read_text())
         options = set(spec["argument_specs"]["main"]["options"])
         assert tried & options, f"no case gives an input of {role} with -e"
+
+
+@pytest.mark.parametrize("extra", ["notify_validate_certs=false", "notify_phase=start",
+                                   '{"notify_receivers": {"slack_webhook_url": "https://elsewhere.example/hook"}}'])
+def test_a_refused_run_tells_nobody_with_the_values_it_refused(runner, api, sink, extra):
+    """The notify role at the end of a refused run would read the user's notify_* values (extra vars outrank the
+    frame's include vars): a run refused for its inputs sends nothing at all."""
+    receivers = {"hybrid_routing_slack_webhook_url": f"{sink.base}/slack/webhook/T/B/refused",
+                 "hybrid_routing_pagerduty_routing_key": "refused-routing-key",
+                 "hybrid_routing_pagerduty_events_url": f"{sink.base}/pagerduty/v2/enqueue"}
+    run = runner.run(LEVEL3, *_e(extra), inventory_vars=receivers)
+    assert_refused_before_any_write(runner, api, run, NOT_SETTABLE + _name(extra))
+    assert sink.requests("/slack/") == [] and sink.get("pagerduty")["pages"] == []
+    # The same receivers do hear from a run that is not refused.
+    assert runner.run(LEVEL1, inventory_vars=receivers).rc == 0
+    assert len(sink.requests("/slack/")) == 1
