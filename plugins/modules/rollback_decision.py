@@ -69,14 +69,11 @@ EXAMPLES = r"""
 
 RETURN = r"""
 refused_inputs:
-  description:
-    - The names the run may not take (a name the frame or the playbook sets itself, given with C(-e); an action
-      role's input; a private name). The task fails before anything is read or written, and the frame sends no
-      notification for the run.
+  description: As M(matbakh.hybrid_routing.rollback_start) returns it (the same check, before the circuit breaker).
   returned: when the run is refused for them
   type: list
   elements: str
-  sample: [release_revert_strategy]
+  sample: [hybrid_routing_level]
 decision:
   description: The next step.
   returned: always
