@@ -69,11 +69,14 @@ EXAMPLES = r"""
 
 RETURN = r"""
 refused_inputs:
-  description: As M(matbakh.hybrid_routing.rollback_start) returns it (the same check, before the circuit breaker).
+  description:
+    - The names the run may not take (a name the frame or the playbook sets itself, given with C(-e); an action
+      role's input; a private name). The task fails before anything is read or written, and the frame sends no
+      notification for the run.
   returned: when the run is refused for them
   type: list
   elements: str
-  sample: [hybrid_routing_level]
+  sample: [release_revert_strategy]
 decision:
   description: The next step.
   returned: always

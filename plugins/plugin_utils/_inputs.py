@@ -83,15 +83,14 @@ def _tasks(tasks: list[Any]):
                 yield from _tasks(task.get(key) or [])
 
 
-@functools.lru_cache(maxsize=1)
-def _private_prefixes() -> tuple[str, ...]:
-    return tuple(f"__{path.name}_" for path in ROLES.iterdir() if (path / "meta").is_dir())
+def _private(name: str) -> bool:
+    return name.startswith("__") and any(name.startswith(f"__{path.name}_") for path in ROLES.iterdir())
 
 
-def refusals(extra_vars: dict[str, Any], task_vars: dict[str, Any], set_here: set[str]) -> dict[str, str]:
-    """Each name the user may not set for this run, with the sentence that says why (empty: nothing to refuse).
+def refusals(extra_vars: dict[str, Any], task_vars: dict[str, Any], set_here: set[str]) -> list[str]:
+    """One sentence per name the user may not set for this run (empty: nothing to refuse).
     `set_here`: the names this task's role and the includes around it set (role vars, role and include params)."""
-    found: dict[str, str] = {}
+    found: list[str] = []
     known = action_role_names()
     feeds = frame_feeds()
     for name in sorted(set(extra_vars) | {name for name in task_vars if name in known}):
@@ -103,22 +102,21 @@ def refusals(extra_vars: dict[str, Any], task_vars: dict[str, Any], set_here: se
             where = "given with -e" if given else "set in the inventory"
             role = f"the role matbakh.hybrid_routing.{entry['role']}"
             if not entry["input"]:
-                found[name] = f"{name} ({where}: a result of {role}; never set it)"
+                found.append(f"{name} ({where}: a result of {role}; never set it)")
             elif feeds.get(name):
-                found[name] = (f"{name} ({where}: an input of {role}, which the levels set from {feeds[name]}; "
-                               f"set {feeds[name]} instead)")
+                found.append(f"{name} ({where}: an input of {role}, which the levels set from {feeds[name]}; "
+                             f"set {feeds[name]} instead)")
             else:
-                found[name] = f"{name} ({where}: an input of {role}, for which the levels use the role's default)"
+                found.append(f"{name} ({where}: an input of {role}, for which the levels use the role's default)")
         elif given and name in set_here:
-            found[name] = f"{name} (given with -e: this playbook sets it itself)"
-        elif given and name.startswith(_private_prefixes()):
-            found[name] = f"{name} (given with -e: a private name of the collection; never set it)"
+            found.append(f"{name} (given with -e: this playbook sets it itself)")
+        elif given and _private(name):
+            found.append(f"{name} (given with -e: a private name of the collection; never set it)")
     return found
 
 
-def refusal_message(found: dict[str, str]) -> str:
-    return ("Not settable for this run: " + "; ".join(found.values()) + ". Leave "
-            + ("it" if len(found) == 1 else "them")
+def refusal_message(found: list[str]) -> str:
+    return ("Not settable for this run: " + "; ".join(found) + ". Leave " + ("it" if len(found) == 1 else "them")
             + " out (docs/variables.md lists the inputs the playbooks take). Nothing was read or written.")
 
 
@@ -142,4 +140,4 @@ def refuse_unsettable(task: Any, task_vars: dict[str, Any],
         return None
     # refused_inputs: the frame then sends no notification either (the notify role would read the user's values).
     return {"failed": True, "changed": False, "msg": refusal_message(found),
-            "refused_inputs": sorted(found)}
+            "refused_inputs": [sentence.split(" ", 1)[0] for sentence in found]}

@@ -60,13 +60,13 @@ def test_the_frame_feeds_each_mapped_input_from_one_of_its_own_options():
 ])
 def test_names_given_with_e_that_the_run_sets_itself_are_refused(name, value, expected):
     found = refusals({name: value}, {name: value}, {"hybrid_routing_level", "hybrid_routing_result"})
-    assert list(found) == [name] and found[name].startswith(name) and expected in found[name], found
+    assert len(found) == 1 and found[0].startswith(name) and expected in found[0], found
 
 
 def test_the_inputs_of_the_levels_are_not_refused():
     extra = {"hybrid_routing_release_strategy": "aws_lambda_alias", "hybrid_routing_requester": "alice",
              "hybrid_routing_drill": True, "hybrid_routing_hosts": "prod", "writer": "x"}
-    assert refusals(extra, dict(extra), {"hybrid_routing_level"}) == {}
+    assert refusals(extra, dict(extra), {"hybrid_routing_level"}) == []
 
 
 def test_what_awx_and_eda_pass_as_extra_vars_is_never_refused():
@@ -81,24 +81,24 @@ def test_what_awx_and_eda_pass_as_extra_vars_is_never_refused():
     assert "hybrid_routing_requester" in names and "hybrid_routing_hosts" in names
     extra = dict.fromkeys(names, "x")
     set_here = {"hybrid_routing_level", "hybrid_routing_direction", "hybrid_routing_drill"} | RUNG_INPUTS
-    assert refusals(extra, dict(extra), set_here) == {}
+    assert refusals(extra, dict(extra), set_here) == []
 
 
 def test_a_role_input_in_the_inventory_is_refused_unless_it_is_the_default_an_include_exposed():
     """The frame's value wins over the inventory's without a word: refused; a role default exposed to the play by
     an earlier include (public: true) is not the user's."""
-    assert refusals({}, {"release_revert_strategy": "aws_lambda_alias"}, set())["release_revert_strategy"].startswith(
+    assert refusals({}, {"release_revert_strategy": "aws_lambda_alias"}, set())[0].startswith(
         "release_revert_strategy (set in the inventory: an input")
     exposed = {"release_revert_strategy": "admin_api", "flag_disable_flags": action_role_names()[
         "flag_disable_flags"]["default"], "release_revert_result": {"changed": True}}
-    assert refusals({}, exposed, set()) == {}
+    assert refusals({}, exposed, set()) == []
 
 
 def test_the_message_says_what_to_do_and_that_nothing_happened():
     message = refusal_message(refusals({"release_revert_strategy": "helm"}, {}, set()))
     assert message.startswith("Not settable for this run: release_revert_strategy (")
     assert "Leave it out" in message and message.endswith("Nothing was read or written.")
-    assert "Leave them out" in refusal_message({"a": "a (x)", "b": "b (y)"})
+    assert "Leave them out" in refusal_message(["a", "b"])
 
 
 def test_the_automatic_rollback_refuses_what_its_rungs_set():
