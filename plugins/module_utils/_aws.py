@@ -42,9 +42,10 @@ THROTTLING_CODES = frozenset((
 
 
 def preload(*services: str) -> None:
-    """Import boto3 and warm a session for these services now: an action plugin calls this when Ansible imports
-    it, in the playbook process, so that every worker forked for a host inherits them instead of loading them again
-    (the import and the models cost about 0.25 s of CPU each: 50 environments on 2 cores would spend 6 s on it)."""
+    """Import boto3 and warm a session for these services now. The preload callback (plugins/callback/preload.py)
+    calls this in the playbook process before the workers of an AWS task fork, so that every worker inherits them
+    instead of loading them again (the import and the models cost about 0.25 s of CPU each: 50 environments on 2
+    cores would spend 6 s on it)."""
     if not HAS_BOTO3:
         return
     import botocore.session

@@ -41,8 +41,10 @@ STARTUP_SECONDS = 1.0
 def compute(module: ModuleType, args: dict[str, Any], check_mode: bool, diff_mode: bool,
             name: str) -> tuple[dict[str, Any], list[str]]:
     """What module.main() would return for these arguments, and its warnings; no_log values scrubbed from both."""
-    validation = ArgumentSpecValidator(module.FRAME.argument_spec(module.ARGUMENT_SPEC)).validate(args)
-    secrets = validation._no_log_values
+    spec = module.FRAME.argument_spec(module.ARGUMENT_SPEC)
+    validation = ArgumentSpecValidator(spec).validate(args)
+    # The raw arguments too: a value that failed validation may still be a secret the message would quote.
+    secrets = secret_values(spec, validation.validated_parameters) | secret_values(spec, args)
     if validation.error_messages:
         problems = remove_values("; ".join(
             f"unsupported parameters {error}" if isinstance(error, UnsupportedError) else str(error)
@@ -62,6 +64,36 @@ def compute(module: ModuleType, args: dict[str, Any], check_mode: bool, diff_mod
                   "exception": traceback.format_exc()}
     result["invocation"] = {"module_args": params}
     return remove_values(result, secrets), [remove_values(warning, secrets) for warning in warnings]
+
+
+def secret_values(spec: dict[str, Any], params: Any) -> set[str]:
+    """Every value of a no_log option, in sub-options too, as text: what remove_values() strips from a result.
+
+    ansible-core's validator collects the same set but keeps it in a private attribute (ValidationResult's
+    _no_log_values); the rule is short enough to state here from the public argument spec: the value of every option
+    marked no_log (each string or number inside a list or mapping), after defaults and environment fallbacks."""
+    found: set[str] = set()
+    if not isinstance(params, dict):
+        return found
+    for name, option in spec.items():
+        value = params.get(name)
+        if value is None:
+            continue
+        if option.get("no_log"):
+            found.update(_leaves(value))
+        if option.get("options"):
+            for item in value if isinstance(value, list) else [value]:
+                found.update(secret_values(option["options"], item))
+    return found
+
+
+def _leaves(value: Any) -> list[str]:
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, (str, int, float)):
+        return [str(value)] if str(value) else []
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple, set)) else []
+    return [leaf for item in items for leaf in _leaves(item)]
 
 
 def collection_root(module: ModuleType) -> str | None:

@@ -10,12 +10,17 @@ Every API call of a rollback is made from the controller (the inventories say an
 module to "localhost" starts a new Python, unpacks the module and imports it: about 0.7 s of CPU per task on a 2-core
 machine, which made a Level 1 rollback cost eight times its API calls and a fleet of environments CPU-bound. Here the
 module's own work(frame) runs in the worker Ansible has already forked, with the module's own argument spec, so a
-task costs about 0.05 s. Results, check mode, diff, no_log and failures are the same either way; a task that runs on
-another host (a non-local connection, or become) is executed as a classic module.
+task costs about 0.05 s. Results, check mode, diff, no_log, warnings and failures are the same either way; a task
+that runs on another host (a non-local connection, or become) is executed as a classic module.
+
+Every such module is routed to one action plugin by meta/runtime.yml (plugin_routing: modules: NAME: action_plugin),
+which ansible-core's task executor reads; the modules whose action does more (rollback_start, rollback_notify, the
+reports) have action plugins of their own built on the classes here.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from types import ModuleType
 from typing import Any
@@ -23,26 +28,44 @@ from typing import Any
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
-from ansible.utils.display import Display
+from ansible.plugins.loader import module_loader
 
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._background import compute
 
-display = Display()
+COLLECTION = "matbakh.hybrid_routing"
 
 
 def run_in_process(module: ModuleType, args: dict[str, Any], check_mode: bool, diff_mode: bool,
                    name: str) -> dict[str, Any]:
-    """What module.main() would return for these arguments, computed in this process; its warnings displayed."""
+    """What module.main() would return for these arguments, computed in this process, its warnings in the result
+    (as a module returns them: Ansible shows them with the task)."""
     result, warnings = compute(module, args, check_mode, diff_mode, name)
-    for warning in warnings:
-        display.warning(warning)
+    if warnings:
+        result["warnings"] = list(result.get("warnings") or []) + warnings
     return result
 
 
-class InProcessModuleAction(ActionBase):
-    """Action plugin of a module of this collection: set `module` to the module's Python module."""
+def module_name(action: str, collections: list[str] | None) -> str:
+    """The FQCN of the module a task's action names (a short name through the play's collections, a redirect).
 
-    module: ModuleType
+    Not the task's resolved_action: before the worker validates the task, that is the action plugin's name, which
+    for every routed module is the shared one."""
+    return module_loader.find_plugin_with_context(action, collection_list=collections).resolved_fqcn or action
+
+
+def module_of(fqcn: str) -> ModuleType:
+    """The Python module of this collection's module of that FQCN."""
+    collection, _dot, name = fqcn.rpartition(".")
+    if collection != COLLECTION:
+        raise ValueError(f"{fqcn} is not a module of {COLLECTION}: only its own modules run in-process")
+    return importlib.import_module(f"ansible_collections.{COLLECTION}.plugins.modules.{name}")
+
+
+class InProcessModuleAction(ActionBase):
+    """The action of every in-process module: the module is the task's (or `module`, for a subclass that is the
+    action plugin of one module)."""
+
+    module: ModuleType | None = None
     TRANSFERS_FILES = False
 
     def _on_controller(self) -> bool:
@@ -55,6 +78,9 @@ class InProcessModuleAction(ActionBase):
         self._compute_environment_string(raw_environment_out=environment)
         os.environ.update({str(key): str(value) for key, value in environment.items()})
 
+    def _module(self) -> ModuleType:
+        return self.module or module_of(module_name(self._task.action, self._task.collections))
+
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         del tmp  # nothing is transferred
@@ -62,7 +88,7 @@ class InProcessModuleAction(ActionBase):
             result.update(self._execute_module(module_args=self._task.args, task_vars=task_vars))
             return result
         self._apply_task_environment()
-        result.update(run_in_process(self.module, dict(self._task.args), bool(self._play_context.check_mode),
+        result.update(run_in_process(self._module(), dict(self._task.args), bool(self._play_context.check_mode),
                                      bool(self._play_context.diff), self._task.action))
         return result
 

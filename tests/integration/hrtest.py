@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
 import re
@@ -23,6 +24,16 @@ REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 # HR_ANSIBLE_BIN runs the playbooks with another ansible-core (the 2.18 compatibility pass of scripts/test.sh).
 BIN = Path(os.environ.get("HR_ANSIBLE_BIN") or Path(sys.executable).parent)
+
+
+def _enabled_callbacks() -> list[str]:
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(REPO / "ansible.cfg")
+    return [name.strip() for name in config.get("defaults", "callbacks_enabled").split(",")]
+
+
+# ANSIBLE_CALLBACKS_ENABLED replaces ansible.cfg's list: the repository's callbacks, and the test's own instrument.
+CALLBACKS = ",".join(["task_record", *_enabled_callbacks()])
 
 
 def http(method: str, url: str, token: str | None = None, body: Any = None, timeout: float = 10,
@@ -182,7 +193,7 @@ class Runner:
             # repository root, so its ansible.cfg applies as it does for a user, and the collection is found where
             # scripts/setup.sh linked it (.venv's site-packages). The callbacks below are the test's instruments.
             "ANSIBLE_CALLBACK_PLUGINS": str(HERE / "callback_plugins"),
-            "ANSIBLE_CALLBACKS_ENABLED": "task_record,matbakh.hybrid_routing.run_log",
+            "ANSIBLE_CALLBACKS_ENABLED": CALLBACKS,
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_LOCAL_TEMP": str(self.tmp_path / "ansible-tmp"),
             "HR_TASK_RECORD": str(record),

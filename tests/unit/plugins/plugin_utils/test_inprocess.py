@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+import yaml
 
+from ansible_collections.matbakh.hybrid_routing.plugins.callback.preload import AWS_SERVICES
 from ansible_collections.matbakh.hybrid_routing.plugins.modules import feature_flags, rollback_notify, service_info
-from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import run_in_process
+from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._background import secret_values
+from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import module_of, run_in_process
+
+COLLECTION_ROOT = Path(__file__).resolve().parents[4]
 
 TOKEN = "unit-token-XYZ"
 CONNECTION = {"api_base": "http://127.0.0.1:9", "admin_token": TOKEN}
@@ -88,3 +94,59 @@ def test_webhook_url_never_in_the_result():
                                    "retries": 0, "timeout": 1, "budget": 2})
     assert result["failed_channels"] == ["slack message"], result
     assert "SECRETpart" not in json.dumps(result)
+
+
+def test_warnings_are_returned_with_the_result_not_displayed(monkeypatch):
+    def warns(frame):
+        frame.warn(f"token {TOKEN} would leak")
+        return {"changed": False}
+
+    monkeypatch.setattr(feature_flags, "work", warns)
+    result = run(feature_flags, dict(CONNECTION, flags={"x": False}))
+    assert result["warnings"] == ["token ******** would leak"]
+
+
+def test_secret_values_follow_the_spec():
+    spec = {"token": {"type": "str", "no_log": True},
+            "receivers": {"type": "dict", "options": {"key": {"type": "str", "no_log": True},
+                                                      "name": {"type": "str"}}},
+            "hooks": {"type": "list", "elements": "dict", "options": {"url": {"type": "raw", "no_log": True}}},
+            "plain": {"type": "str"}}
+    params = {"token": "t0", "receivers": {"key": "k1", "name": "visible"}, "plain": "p",
+              "hooks": [{"url": {"a": ["u1", 7, True]}}, {"url": None}]}
+    assert secret_values(spec, params) == {"t0", "k1", "u1", "7"}
+    assert secret_values(spec, "not a mapping") == set()
+
+
+def test_every_module_has_an_action_plugin_or_is_routed_to_the_shared_one():
+    """No module runs as a classic module on the controller by mistake, and a new one costs one routing line."""
+    runtime = yaml.safe_load((COLLECTION_ROOT / "meta" / "runtime.yml").read_text())
+    routed = {name for name, route in runtime["plugin_routing"]["modules"].items() if "action_plugin" in route}
+    own = {path.stem for path in (COLLECTION_ROOT / "plugins" / "action").glob("*.py")}
+    modules = {path.stem for path in (COLLECTION_ROOT / "plugins" / "modules").glob("*.py")} - {"__init__"}
+    assert not routed & own, "a module with its own action plugin is routed as well"
+    assert modules == routed | own
+    assert {route["action_plugin"] for route in runtime["plugin_routing"]["modules"].values()
+            if "action_plugin" in route} == {"matbakh.hybrid_routing.feature_flags"}
+    assert module_of("matbakh.hybrid_routing.lambda_alias").__name__.endswith(".plugins.modules.lambda_alias")
+    with pytest.raises(ValueError, match="only its own modules run in-process"):
+        module_of("amazon.aws.s3_object")
+
+
+def test_the_preload_callback_names_modules_that_exist():
+    for action in AWS_SERVICES:
+        assert module_of(action).ARGUMENT_SPEC is not None
+
+
+def test_the_preload_callback_warms_the_service_of_an_aws_task(monkeypatch):
+    from ansible_collections.matbakh.hybrid_routing.plugins.callback import preload as callback
+    from ansible_collections.matbakh.hybrid_routing.plugins.module_utils import _aws
+
+    warmed = []
+    monkeypatch.setattr(callback, "preload", lambda *services: warmed.append(services))
+    plugin = callback.CallbackModule()
+    for action in ("ansible.builtin.debug", "matbakh.hybrid_routing.feature_flags",
+                   "matbakh.hybrid_routing.triggers_info", "matbakh.hybrid_routing.auto_rollback_guard"):
+        plugin.v2_playbook_on_task_start(type("Task", (), {"action": action, "collections": []})(), False)
+    assert warmed == [("cloudwatch",), ("dynamodb",)]
+    assert _aws.preload.__doc__ and "preload callback" in _aws.preload.__doc__
