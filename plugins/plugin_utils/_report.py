@@ -92,15 +92,16 @@ def start_run(level: int, direction: str, environment: str, targets: dict[str, A
     }
 
 
-def _of_run(run: dict[str, Any], result: Any) -> dict[str, Any] | None:
-    """A result (or role result) this run produced; results of an earlier run in the same play, and skipped
-    steps, carry no finished_at of this run. A bare number stands for a result's finished_at."""
+def _ran(result: Any) -> dict[str, Any] | None:
+    """A result (or role result) of a step that ran: it carries its finished_at; a skipped step, one not reached,
+    and one of an earlier run in the play (the frame sets those aside when a run starts, tasks/main.yml) do not.
+    A bare number stands for a result's finished_at."""
     if isinstance(result, (int, float, str)) and not isinstance(result, bool):
         try:
             result = {"finished_at": float(result)}
         except ValueError:
             return None
-    if not isinstance(result, dict) or float(result.get("finished_at") or 0) < float(run["started_at"]):
+    if not isinstance(result, dict) or float(result.get("finished_at") or 0) <= 0:
         return None
     return result
 
@@ -114,7 +115,7 @@ def phase_seconds(run: dict[str, Any], results: dict[str, Any], failure: dict[st
         for key in keys:
             found = results.get(key)
             for result in found if isinstance(found, list) else [found]:
-                mine = _of_run(run, result)
+                mine = _ran(result)
                 if mine is not None:
                     ends.append(float(mine["finished_at"]))
         if ends:
@@ -133,18 +134,18 @@ def _pairs(mapping: dict[str, Any], key: str) -> str:
 def changes(run: dict[str, Any], results: dict[str, Any]) -> list[str]:
     """What this run changed (or, in a dry run, would change), one phrase per kind of change."""
     found: list[str] = []
-    flags = _of_run(run, results.get("flags")) or {}
+    flags = _ran(results.get("flags")) or {}
     if flags.get("changes"):
         found.append(f"flags {_pairs(flags['changes'], 'after')}")
-    routing = _of_run(run, results.get("routing")) or {}
+    routing = _ran(results.get("routing")) or {}
     if routing.get("changed"):
         found.append(f"routing {routing['routing']['mode']}")
-    release = _of_run(run, results.get("release")) or {}
+    release = _ran(results.get("release")) or {}
     if release.get("changed") and release.get("release"):
         found.append(f"release {release['release']['current']}")
     if release.get("changed") and release.get("aliases"):
         found.append(f"Lambda alias {_pairs(release['aliases'], 'after')}")
-    forward = _of_run(run, results.get("forward")) or {}
+    forward = _ran(results.get("forward")) or {}
     for part in ("release", "lambda", "routing", "flags"):
         restored = forward.get(part) or {}
         if not restored.get("changed"):
@@ -157,7 +158,7 @@ def changes(run: dict[str, Any], results: dict[str, Any]) -> list[str]:
             found.append(f"routing {restored['routing']['mode']}")
         else:
             found.append(f"flags {_pairs(restored['changes'], 'after')}")
-    snapshot = _of_run(run, results.get("snapshot")) or {}
+    snapshot = _ran(results.get("snapshot")) or {}
     if snapshot.get("changed") and snapshot.get("path"):
         found.append(f"snapshot {snapshot['path']}")
     return found
@@ -166,7 +167,7 @@ def changes(run: dict[str, Any], results: dict[str, Any]) -> list[str]:
 def recovery(run: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
     """Whether verification saw the service healthy, how long after the start, and whether any poll saw it
     worse (unhealthy, degraded, or not answering) on the way: what the rollback metrics and alarms read."""
-    verify = _of_run(run, results.get("verify")) or {}
+    verify = _ran(results.get("verify")) or {}
     samples = verify.get("samples") or []
     verified = verify.get("status") == "healthy" and not verify.get("failed")
     return {
@@ -186,11 +187,11 @@ def undone(run: dict[str, Any], results: dict[str, Any]) -> str | None:
     None when every action of the level ran. A re-run whose release was already reverted has a result too: the
     release module reads the release and reports it unchanged."""
     if run["direction"] == "forward":
-        return None if _of_run(run, results.get("forward")) is not None else "restore the pre-incident state"
+        return None if _ran(results.get("forward")) is not None else "restore the pre-incident state"
     for key, action, level in LEVEL_STEPS:
         if int(run["level"]) < level:
             break
-        mine = _of_run(run, results.get(key))
+        mine = _ran(results.get(key))
         if mine is None or (key == "release" and not (mine.get("release") or mine.get("aliases"))):
             return action
     return None
@@ -220,8 +221,6 @@ def build_report(run: dict[str, Any] | None, results: dict[str, Any], failure: d
                    label="Roll-forward" if fallback["direction"] == "forward"
                    else f"Level {fallback['level']} rollback ({LEVEL_NAMES.get(fallback['level'], '?')})")
     elapsed = round(now - float(run["started_at"]), 2)
-    if failure is not None and float(failure.get("at") or 0) < float(run["started_at"]):
-        failure = None  # left by an earlier run in the same play
     phases = phase_seconds(run, results, failure)
     # A roll-forward whose read of the snapshot failed found no snapshot either: that is a failure, not "nothing".
     nothing_to_do = nothing_to_do and failure is None
@@ -249,8 +248,8 @@ def build_report(run: dict[str, Any] | None, results: dict[str, Any], failure: d
         "failure": failure,
         "recovery": recovery(run, results),
     }
-    report["summary"] = summary(run, report, _of_run(run, results.get("lock")) or {},
-                                _of_run(run, results.get("unlock")) or {}, nothing_to_do)
+    report["summary"] = summary(run, report, _ran(results.get("lock")) or {},
+                                _ran(results.get("unlock")) or {}, nothing_to_do)
     return report
 
 
@@ -386,7 +385,7 @@ def timeline(run: dict[str, Any], results: dict[str, Any], report: dict[str, Any
     if authorization.get("reason"):
         events.append((float(run["started_at"]), authorization["reason"]))
     for key, changed, unchanged in TIMELINE_STEPS:
-        found = _of_run(run, results.get(key))
+        found = _ran(results.get(key))
         if found is not None and not found.get("skipped"):
             acted = found.get("changed") or key in ("lock", "verify", "unlock")
             events.append((float(found["finished_at"]), changed if acted else unchanged))

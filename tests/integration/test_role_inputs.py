@@ -155,3 +155,34 @@ def test_a_refused_run_tells_nobody_with_the_values_it_refused(runner, api, sink
     # The same receivers do hear from a run that is not refused.
     assert runner.run(LEVEL1, inventory_vars=receivers).rc == 0
     assert len(sink.requests("/slack/")) == 1
+
+
+def test_an_action_role_on_its_own_checks_its_spec_and_returns_its_result(runner, api, tmp_path):
+    """Outside the frame, an action role is a public role: its argument spec is checked before its step runs, and
+    its one result variable tells what it did (check, real, real again)."""
+    playbook = tmp_path / "flags_off.yml"
+    playbook.write_text(
+        "- hosts: all\n"
+        "  gather_facts: false\n"
+        "  tasks:\n"
+        "    - name: Turn the flags off\n"
+        "      ansible.builtin.include_role:\n"
+        "        name: matbakh.hybrid_routing.flag_disable\n"
+        "        public: true\n"
+        "      vars:\n"
+        "        flag_disable_flags: \"{{ wanted_flags }}\"\n"
+        "    - name: Show the result\n"
+        "      ansible.builtin.debug:\n"
+        "        msg: \"RESULT {{ flag_disable_result.changed }} {{ flag_disable_result.changes | sort }}\"\n")
+    env = {"API_BASE": api.base}
+    bad = runner.run(str(playbook), "-e", '{"wanted_flags": {"hybrid_routing": 1}}', env=env)
+    assert bad.rc != 0 and "Validating arguments against arg spec" in bad.output
+    assert "flag_disable_flags" in bad.output and api.changes() == []
+    checked = runner.run(str(playbook), "--check", "-e", '{"wanted_flags": ["hybrid_routing"]}', env=env)
+    assert checked.rc == 0 and "RESULT True ['hybrid_routing']" in checked.output
+    assert api.flags()["hybrid_routing"] is True
+    real = runner.run(str(playbook), "-e", '{"wanted_flags": ["hybrid_routing"]}', env=env)
+    assert real.rc == 0 and "RESULT True ['hybrid_routing']" in real.output
+    again = runner.run(str(playbook), "-e", '{"wanted_flags": ["hybrid_routing"]}', env=env)
+    assert again.rc == 0 and "RESULT False []" in again.output
+    assert api.flags()["hybrid_routing"] is False and api.flags()["direct_bedrock"] is True

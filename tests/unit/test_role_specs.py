@@ -134,3 +134,31 @@ def test_each_level_playbook_shows_the_action_roles_it_runs(playbook, level, dir
     assert play["roles"][0]["role"] == "matbakh.hybrid_routing.hybrid_routing"
     assert play["roles"][0]["vars"] == ({"hybrid_routing_level": level} if direction == "back"
                                         else {"hybrid_routing_direction": "forward"})
+
+
+def _tasks(node: Any):
+    """Every task of a task file, blocks and their rescue/always included."""
+    for task in node or []:
+        yield task
+        for part in ("block", "rescue", "always"):
+            yield from _tasks(task.get(part))
+
+
+def test_a_run_sets_aside_every_result_an_earlier_run_in_the_play_left():
+    """Each run of the frame reads only its own results (issue 18): the first step of tasks/main.yml sets aside
+    every register and fact a run of a level or the roll-forward reads, so no timestamp decides whose a result is.
+    The ladder's own (auto*.yml) and validate.yml's are not a run's."""
+    written = set()
+    run_files = [path for path in (FRAME / "tasks").glob("*.yml") if not path.stem.startswith(("auto", "validate"))]
+    for path in run_files + [role / "tasks" / "main.yml" for role in ROLES if role != FRAME]:
+        for task in _tasks(yaml.safe_load(path.read_text())):
+            if task.get("name") == "Set aside the results of an earlier run in this play":
+                continue
+            if task.get("register"):
+                written.add(task["register"])
+            written.update(name for name in (task.get("ansible.builtin.set_fact") or {})
+                           if name != "cacheable")
+    reset = yaml.safe_load((FRAME / "tasks" / "main.yml").read_text())[0]
+    assert reset["name"] == "Set aside the results of an earlier run in this play"
+    assert set(reset["ansible.builtin.set_fact"]) == written
+    assert reset["when"] == "__hybrid_routing_start is defined" and reset["tags"] == ["always"]
