@@ -55,6 +55,15 @@ attributes:
       - Messages are events, not managed state (C(changed=false)). PagerDuty events of one incident share a
         C(dedup_key) and a status page incident is opened once per incident, so repeating a run does not page or
         post the incident twice.
+  action_group:
+    description: >-
+      Use C(group/matbakh.hybrid_routing.receivers) in C(module_defaults) to set the receivers (and
+      O(validate_certs), O(budget)) once, and C(group/matbakh.hybrid_routing.aws) for the AWS options of the
+      hotline's SMS.
+    support: full
+    membership:
+      - matbakh.hybrid_routing.aws
+      - matbakh.hybrid_routing.receivers
 options:
   phase:
     description:

@@ -34,7 +34,7 @@ ROLE_INPUTS = [
      "set hybrid_routing_routing_wait_timeout_seconds instead"),
     (LEVEL2, "traffic_mcp_only_interval_seconds=0", "for which the levels use the role's default"),
     (LEVEL1, '{"flag_disable_flags": ["hybrid_routnig"]}', "set hybrid_routing_flags instead"),
-    (LEVEL1, "notify_budget_seconds=-1", "set hybrid_routing_notify_budget_seconds instead"),
+    (LEVEL1, "notify_drill=true", "set hybrid_routing_drill instead"),
     (ROLLFORWARD, "rollforward_force=true", "set hybrid_routing_rollforward_force instead"),
     (ROLLFORWARD, "rollforward_wait_timeout_seconds=-1", "set hybrid_routing_release_wait_timeout_seconds instead"),
     # What the playbook itself sets (Level 2 run as Level 3, past the Level 3 approval) and a private name.
@@ -141,8 +141,8 @@ def test_the_documented_inputs_are_the_ones_refused():
         assert tried & options, f"no case gives an input of {role} with -e"
 
 
-@pytest.mark.parametrize("extra", ["notify_validate_certs=false", "notify_phase=start",
-                                   '{"notify_receivers": {"slack_webhook_url": "https://elsewhere.example/hook"}}'])
+@pytest.mark.parametrize("extra", ["notify_incident=another-incident", "notify_phase=start",
+                                   "notify_state_path=/tmp/elsewhere.json"])
 def test_a_refused_run_tells_nobody_with_the_values_it_refused(runner, api, sink, extra):
     """The notify role at the end of a refused run would read the user's notify_* values (extra vars outrank the
     frame's include vars): a run refused for its inputs sends nothing at all."""
@@ -186,3 +186,31 @@ def test_an_action_role_on_its_own_checks_its_spec_and_returns_its_result(runner
     again = runner.run(str(playbook), "-e", '{"wanted_flags": ["hybrid_routing"]}', env=env)
     assert again.rc == 0 and "RESULT False []" in again.output
     assert api.flags()["hybrid_routing"] is False and api.flags()["direct_bedrock"] is True
+
+
+def test_the_notify_role_on_its_own_takes_its_receivers_from_module_defaults(runner, sink, tmp_path):
+    """The notify role's README: the receivers are rollback_notify's options, set once in module_defaults for
+    group/matbakh.hybrid_routing.receivers (not role inputs, so -e cannot redirect them)."""
+    playbook = tmp_path / "tell.yml"
+    playbook.write_text(
+        "- hosts: all\n"
+        "  gather_facts: false\n"
+        "  module_defaults:\n"
+        "    group/matbakh.hybrid_routing.receivers:\n"
+        f"      slack_webhook_url: {sink.base}/slack/webhook/T/B/standalone\n"
+        "      validate_certs: false\n"
+        "      budget: 5\n"
+        "  roles:\n"
+        "    - role: matbakh.hybrid_routing.notify\n"
+        "      vars:\n"
+        "        notify_report: {environment: itest, summary: Level 1 rollback of itest done., outcome: success,\n"
+        "                        rollback_id: rb-standalone}\n"
+        "  post_tasks:\n"
+        "    - name: Show the result\n"
+        "      ansible.builtin.debug:\n"
+        "        msg: \"RESULT {{ notify_result.failed_channels }} {{ notify_result.deliveries | length }}\"\n")
+    run = runner.run(str(playbook), "-e", '{"notify_receivers": {"slack_webhook_url": "https://elsewhere.example/x"}}')
+    assert run.rc == 0, run.output
+    assert "RESULT [] 1" in run.output
+    slack = sink.requests("/slack/")
+    assert len(slack) == 1 and "standalone" in json.dumps(slack[0])

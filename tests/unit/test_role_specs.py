@@ -162,3 +162,27 @@ def test_a_run_sets_aside_every_result_an_earlier_run_in_the_play_left():
     assert reset["name"] == "Set aside the results of an earlier run in this play"
     assert set(reset["ansible.builtin.set_fact"]) == written
     assert reset["when"] == "__hybrid_routing_start is defined" and reset["tags"] == ["always"]
+
+
+def test_the_receivers_are_mapped_once_and_reach_rollback_notify_only_through_module_defaults():
+    """Issue 18: the receiver options were stated in seven places. Now: the frame's option (spec, default, docs), one
+    line of the mapping, and rollback_notify's own options; the notify role does not restate them."""
+    from ansible_collections.matbakh.hybrid_routing.plugins.modules.rollback_notify import ARGUMENT_SPEC
+
+    mapping = yaml.safe_load((FRAME / "vars" / "main.yml").read_text())["__hybrid_routing_receivers"]
+    frame_options = set(_frame_options())
+    for option, value in mapping.items():
+        assert option in ARGUMENT_SPEC, option
+        (source,) = re.findall(r"\{\{ (hybrid_routing_\w+) \}\}", value)
+        assert source in frame_options, (option, source)
+    notify = ROLES_DIR / "notify"
+    spec = yaml.safe_load((notify / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    (task,) = yaml.safe_load((notify / "tasks" / "main.yml").read_text())
+    stated = set(task["matbakh.hybrid_routing.rollback_notify"]) | set(spec) | set(
+        yaml.safe_load((notify / "defaults" / "main.yml").read_text()))
+    assert not stated & set(mapping) and not any("receivers" in name for name in stated), stated
+    runtime = yaml.safe_load((ROLES_DIR.parent / "meta" / "runtime.yml").read_text())
+    assert runtime["action_groups"]["receivers"] == ["rollback_notify"]
+    for entry in ("main.yml", "auto.yml"):
+        text = (FRAME / "tasks" / entry).read_text()
+        assert 'group/matbakh.hybrid_routing.receivers: "{{ __hybrid_routing_receivers_defaults }}"' in text
