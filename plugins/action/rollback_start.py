@@ -40,7 +40,8 @@ class ActionModule(ControllerAction):
         # Which notification channels are configured, by the rule rollback_notify applies: none costs no step.
         run["notify"] = configured_channels(params["receivers"] or {}, os.environ)
         # What the frame runs (its YAML follows this; the rule is stated here only).
-        run["plan"] = plan(run["level"], run["direction"], params["release_strategy"], run["notify"])
+        run["plan"] = plan(run["level"], run["direction"], params["release_strategy"], run["notify"],
+                           params["verify_timeout_seconds"], run["deadline"])
         # Who may run this level, decided here rather than in a task of its own (one task less per run). Nobody
         # named and no trigger: nothing to check (the report says so).
         wanted = params["authorization"] or {}

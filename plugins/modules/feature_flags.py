@@ -35,6 +35,14 @@ options:
       - Flags not named here are left as they are.
     type: dict
     required: true
+  only:
+    description:
+      - Of O(flags), set only these names; the others in O(flags) are left as they are. Empty sets all of O(flags).
+      - The roll-forward passes the recorded flags of its snapshot here with the flags the rollback turned off, so
+        that it restores only those.
+    type: list
+    elements: str
+    default: []
 seealso:
   - module: matbakh.hybrid_routing.service_info
   - module: matbakh.hybrid_routing.state_snapshot
@@ -99,9 +107,11 @@ class FeatureFlagManager:
         self.desired: dict[str, bool] = {}
 
     def _validate(self) -> None:
-        requested = self.frame.params["flags"]
+        only = set(self.frame.params["only"])
+        requested = {name: value for name, value in self.frame.params["flags"].items() if not only or name in only}
         if not requested:
-            self.frame.fail("flags is empty: name at least one flag and its desired state")
+            self.frame.fail("flags is empty: name at least one flag and its desired state"
+                            + (" (of those in only)" if only else ""))
         bad = []
         for name, value in requested.items():
             try:
@@ -149,7 +159,8 @@ class FeatureFlagManager:
         return result
 
 
-ARGUMENT_SPEC: dict[str, Any] = dict(flags=dict(type="dict", required=True))
+ARGUMENT_SPEC: dict[str, Any] = dict(flags=dict(type="dict", required=True),
+                                     only=dict(type="list", elements="str", default=[]))
 FRAME = AdminAPIFrame
 
 

@@ -112,6 +112,13 @@ options:
     type: str
     choices: [admin_api, aws_lambda_alias]
     default: admin_api
+  verify_timeout_seconds:
+    description:
+      - How long verification waits for the service to report healthy (the frame's
+        C(hybrid_routing_verify_timeout_seconds)); V(0) or less waits until the run's deadline, and at least 30
+        seconds. See RV(run.plan).
+    type: float
+    default: 0
   receivers:
     description:
       - The notification receivers of the run (the options of M(matbakh.hybrid_routing.rollback_notify) that name
@@ -219,8 +226,14 @@ run:
           C(flag_disable); Level 2 also C(traffic_mcp_only); Level 3 also C(release_revert), with C(notify) right
           after the flags where PagerDuty, a status page or the hotline is configured; the roll-forward
           C(rollforward)). C(release) - the release strategy whose checks and snapshot apply (Level 3), else null.
+        - C(checks) - the preflight's checks, the acting modules in check mode (C(flags), C(routing), C(snapshot),
+          C(release) or C(lambda), C(lock); a roll-forward C(stored), C(release), C(lambda) where its snapshot
+          recorded aliases, C(routing), C(lock)).
+        - C(verify) - the wait for health, as M(matbakh.hybrid_routing.service_health) takes it, C(wait_timeout)
+          (seconds) and C(deadline) (epoch seconds, or null when the configured seconds apply).
       type: dict
-      sample: {"actions": ["flag_disable", "traffic_mcp_only"], "release": null}
+      sample: {"actions": ["flag_disable", "traffic_mcp_only"], "release": null, "checks": ["flags", "routing", "lock"],
+               "verify": {"wait_timeout": 30.0, "deadline": 1796040300.0}}
     deadline:
       description: Epoch seconds by which the target is met.
       type: float

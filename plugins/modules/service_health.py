@@ -49,6 +49,12 @@ options:
     description: Seconds to keep polling before failing. V(0) takes one sample and does not fail on its status.
     type: float
     default: 120
+  deadline:
+    description:
+      - Keep polling until this time (epoch seconds), and at least O(wait_timeout) seconds. The levels pass their
+        run's deadline (the target from its start), so that verification gets what is left of the target.
+      - Unset, the wait is O(wait_timeout) seconds.
+    type: float
   interval:
     description: Seconds between two polls. Short, so the wait ends soon after the service recovers.
     type: float
@@ -130,6 +136,7 @@ finished_at:
   sample: 1796040012.345
 """
 
+import time
 from typing import Any
 
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import AdminAPIFrame
@@ -157,7 +164,10 @@ class HealthWaiter:
         params = frame.params
         self.wanted = set(params["wait_for"])
         frame.check_wait()
-        self.wait_timeout = 0.0 if frame.check_mode else params["wait_timeout"]
+        wait = params["wait_timeout"]
+        if params["deadline"] is not None and wait > 0:
+            wait = max(wait, params["deadline"] - time.time())
+        self.wait_timeout = 0.0 if frame.check_mode else round(wait, 3)
         self.interval = params["interval"]
 
     def _is_wanted(self, value: dict[str, Any]) -> bool:
@@ -193,6 +203,7 @@ class HealthWaiter:
 ARGUMENT_SPEC: dict[str, Any] = dict(
     wait_for=dict(type="list", elements="str", default=["healthy"], choices=["healthy", "degraded", "unhealthy"]),
     wait_timeout=dict(type="float", default=120.0),
+    deadline=dict(type="float"),
     interval=dict(type="float", default=0.5),
 )
 FRAME = AdminAPIFrame

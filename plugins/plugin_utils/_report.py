@@ -35,16 +35,32 @@ LEVEL_ACTIONS = {1: ("flag_disable",), 2: ("flag_disable", "traffic_mcp_only"),
 FORWARD_ACTIONS = ("rollforward",)
 
 
-def plan(level: int, direction: str, release_strategy: str, channels: list[str]) -> dict[str, Any]:
+# The preflight's checks (the acting modules in check mode, tasks/preflight*.yml), by what the run will do. A
+# roll-forward reads its snapshot (stored), then checks what it restores: the release, the Lambda aliases (where the
+# snapshot recorded them), the routing; and every run checks the lock.
+FORWARD_CHECKS = ("stored", "release", "lambda", "routing", "lock")
+RELEASE_CHECKS = {"admin_api": "release", "aws_lambda_alias": "lambda"}
+# A run past its target still gets this long to see the service healthy (verification with no timeout of its own).
+VERIFY_AT_LEAST_SECONDS = 30.0
+
+
+def plan(level: int, direction: str, release_strategy: str, channels: list[str], verify_timeout: float = 0.0,
+         deadline: float | None = None) -> dict[str, Any]:
     """What the frame runs for this run: its action roles in order (the start page right after the flags, where a
-    channel that acts at the start is configured, so that no receiver stands before the flags) and the release
-    strategy whose checks and snapshot apply (Level 3 only)."""
+    channel that acts at the start is configured, so that no receiver stands before the flags), the release
+    strategy whose checks and snapshot apply (Level 3 only), and how long verification waits for health: the
+    configured seconds, or (0) until the run's deadline and at least VERIFY_AT_LEAST_SECONDS."""
+    verify = ({"wait_timeout": float(verify_timeout), "deadline": None} if verify_timeout > 0
+              else {"wait_timeout": VERIFY_AT_LEAST_SECONDS, "deadline": deadline})
     if direction == "forward":
-        return {"actions": list(FORWARD_ACTIONS), "release": None}
+        return {"actions": list(FORWARD_ACTIONS), "release": None, "checks": list(FORWARD_CHECKS), "verify": verify}
     actions = list(LEVEL_ACTIONS[level])
     if level >= START_PAGE_LEVEL and START_PAGE_CHANNELS & set(channels):
         actions.insert(1, "notify")
-    return {"actions": actions, "release": release_strategy if level >= 3 else None}
+    release = release_strategy if level >= 3 else None
+    checks = ["flags", *(["routing"] if level >= 2 else []),
+              *(["snapshot", RELEASE_CHECKS[release_strategy]] if release else []), "lock"]
+    return {"actions": actions, "release": release, "checks": checks, "verify": verify}
 
 
 class RunInputError(ValueError):

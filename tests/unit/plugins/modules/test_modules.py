@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import stat
 from pathlib import Path
@@ -71,6 +72,22 @@ def test_unknown_flag_fails_before_any_write(fake_api, run_module):
     assert last_api(fake_api).writes == []
 
 
+def test_flags_only_sets_the_named_ones(fake_api, run_module):
+    """The roll-forward restores only the flags the rollback turned off, out of those its snapshot recorded."""
+    def prepare(api):
+        api.state["flags"].update(hybrid_routing=False, pii_redaction=False)
+
+    recorded = {"hybrid_routing": True, "pii_redaction": True}
+    code, result = run_module(feature_flags, {"flags": recorded, "only": ["hybrid_routing", "direct_bedrock"]},
+                              prepare)
+    assert code == 0 and result["changes"] == {"hybrid_routing": {"before": False, "after": True}}
+    assert last_api(fake_api).writes == [("set_flags", {"hybrid_routing": True})]
+    code, result = run_module(feature_flags, {"flags": recorded, "only": []}, prepare)
+    assert code == 0 and set(result["changes"]) == {"hybrid_routing", "pii_redaction"}
+    code, result = run_module(feature_flags, {"flags": recorded, "only": ["direct_bedrock"]}, prepare)
+    assert code == 1 and "(of those in only)" in result["msg"]
+
+
 def test_non_boolean_flag_value_is_rejected(run_module):
     code, result = run_module(feature_flags, {"flags": {"hybrid_routing": "maybe"}})
     assert code == 1 and "not a boolean: hybrid_routing" in result["msg"]
@@ -117,6 +134,23 @@ def test_health_fails_after_deadline(run_module):
     assert code == 1
     assert "did not become healthy within 0.2s: last status degraded (routing)" in result["msg"]
     assert len(result["samples"]) >= 3
+
+
+def test_health_waits_until_the_deadline_and_at_least_wait_timeout(run_module):
+    """The levels pass their run's deadline: the wait is what is left of it, never less than wait_timeout."""
+    import time
+
+    def prepare(api):
+        api.health_script = [{"status": "degraded", "checks": {}}] * 1000
+
+    started = time.monotonic()
+    code, result = run_module(service_health, {"wait_timeout": 0.1, "interval": 0.05,
+                                               "deadline": time.time() + 0.6}, prepare)
+    assert code == 1 and re.search(r"within 0\.[56]\d*s", result["msg"]), result["msg"]
+    assert time.monotonic() - started >= 0.5
+    code, result = run_module(service_health, {"wait_timeout": 0.2, "interval": 0.05,
+                                               "deadline": time.time() - 100}, prepare)
+    assert code == 1 and "within 0.2s" in result["msg"]
 
 
 def test_health_polls_wait_for_what_is_left_of_the_budget(fake_api, run_module):

@@ -22,7 +22,7 @@ from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._report imp
 )
 
 T0 = 1_800_000_000.0
-# What a result of an earlier run in the play reads as once the frame set it aside (roles/hybrid_routing/tasks/main.yml).
+# What an earlier run's result in the play reads as once the frame set it aside (roles/hybrid_routing/tasks).
 FRAME = Path(__file__).resolve().parents[4] / "roles" / "hybrid_routing"
 NOT_RUN = yaml.safe_load((FRAME / "vars" / "main.yml").read_text())["__hybrid_routing_no_result"]
 
@@ -81,7 +81,27 @@ def test_inputs_only_the_frame_knows_are_refused_with_the_inventory_name(targets
 ], ids=["l1", "l2-no-start-page", "l3-slack-only", "l3-status-page", "l3-hotline", "forward"])
 def test_the_plan_is_what_the_frame_runs(level, direction, channels, actions, release):
     """The flags go first; the start page right after them, only for Level 3 and a channel that acts at the start."""
-    assert plan(level, direction, "aws_lambda_alias", channels) == {"actions": actions, "release": release}
+    planned = plan(level, direction, "aws_lambda_alias", channels)
+    assert (planned["actions"], planned["release"]) == (actions, release)
+    assert planned["verify"] == {"wait_timeout": 30.0, "deadline": None}
+
+
+@pytest.mark.parametrize("level, direction, strategy, checks", [
+    (1, "back", "admin_api", ["flags", "lock"]),
+    (2, "back", "admin_api", ["flags", "routing", "lock"]),
+    (3, "back", "admin_api", ["flags", "routing", "snapshot", "release", "lock"]),
+    (3, "back", "aws_lambda_alias", ["flags", "routing", "snapshot", "lambda", "lock"]),
+    (1, "forward", "aws_lambda_alias", ["stored", "release", "lambda", "routing", "lock"]),
+])
+def test_the_plan_names_the_preflight_checks(level, direction, strategy, checks):
+    assert plan(level, direction, strategy, [])["checks"] == checks
+
+
+def test_the_plan_says_how_long_verification_waits():
+    assert plan(1, "back", "admin_api", [], 0, T0 + 120)["verify"] == {"wait_timeout": 30.0, "deadline": T0 + 120}
+    assert plan(1, "back", "admin_api", [], -5, T0 + 120)["verify"] == {"wait_timeout": 30.0, "deadline": T0 + 120}
+    assert plan(3, "back", "admin_api", [], 45, T0 + 600)["verify"] == {"wait_timeout": 45.0, "deadline": None}
+    assert plan(1, "forward", "admin_api", [], 0, T0 + 300)["verify"]["deadline"] == T0 + 300
 
 
 # -- phases, changes, outcome ----------------------------------------------------------------------------------
