@@ -5,31 +5,40 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Mirrors AWS_ARGSPEC in plugins/module_utils/_aws.py.
+    # Mirrors AWS_ARGSPEC in plugins/module_utils/_aws.py (amazon.aws's names, aliases and fallbacks).
     DOCUMENTATION = r"""
 options:
-  aws_endpoint_url:
+  endpoint_url:
     description:
       - AWS endpoint URL, for a local or private endpoint (the sandbox points this at moto).
-      - If not set, E(AWS_ENDPOINT_URL) is used, else AWS's public endpoint.
+      - If not set, E(AWS_ENDPOINT_URL) or E(AWS_URL) is used, else AWS's public endpoint.
+      - The name and aliases are amazon.aws's.
     type: str
-  aws_region:
+    aliases: [aws_endpoint_url]
+  region:
     description: AWS region. If not set, E(AWS_REGION) or E(AWS_DEFAULT_REGION) is used.
     type: str
-  aws_access_key:
+    aliases: [aws_region]
+  access_key:
     description:
-      - AWS access key id. If not set, E(AWS_ACCESS_KEY_ID) or the usual boto3 credential chain is used. Never logged.
+      - AWS access key id. If not set, E(AWS_ACCESS_KEY_ID), E(AWS_ACCESS_KEY) or the usual boto3 credential chain is
+        used. Never logged.
     type: str
-  aws_secret_key:
+    aliases: [aws_access_key_id, aws_access_key]
+  secret_key:
     description:
-      - AWS secret access key. If not set, E(AWS_SECRET_ACCESS_KEY) or the boto3 credential chain. Never logged.
+      - AWS secret access key. If not set, E(AWS_SECRET_ACCESS_KEY), E(AWS_SECRET_KEY) or the boto3 credential chain.
+        Never logged.
     type: str
-  aws_session_token:
+    aliases: [aws_secret_access_key, aws_secret_key]
+  session_token:
     description: AWS session token for temporary credentials (E(AWS_SESSION_TOKEN)). Never logged.
     type: str
-  aws_profile:
-    description: Named profile from the AWS config files (E(AWS_PROFILE)).
+    aliases: [aws_session_token]
+  profile:
+    description: Named profile from the AWS config files (E(AWS_PROFILE), E(AWS_DEFAULT_PROFILE)).
     type: str
+    aliases: [aws_profile]
   aws_max_attempts:
     description:
       - Attempts per AWS call, retried by botocore's standard retry mode (jittered backoff on throttling and 5xx).

@@ -21,15 +21,26 @@ from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame impo
 HAS_BOTO3 = importlib.util.find_spec("boto3") is not None
 BOTO3_IMPORT_ERROR: str | None = None if HAS_BOTO3 else "No module named 'boto3'"
 
-# Mirrors the doc fragment matbakh.hybrid_routing.aws: keep both in step.
+# amazon.aws's option names, aliases and environment fallbacks (module_utils/modules.py, aws_argument_spec), so that
+# one set of AWS variables serves these modules and amazon.aws's (playbooks/alarms.yml). Stated here rather than
+# imported: these modules run their work in the Ansible worker without an AnsibleModule (plugin_utils/_inprocess.py),
+# and make their clients from the session the playbook process warmed, where amazon.aws's connection helpers take an
+# AnsibleAWSModule; and validate_certs, which amazon.aws adds, is the admin API's option here. Mirrors the doc
+# fragment matbakh.hybrid_routing.aws: keep both in step (tests/unit/plugins/modules/test_docs.py).
 AWS_ARGSPEC: dict[str, dict[str, Any]] = dict(
-    aws_endpoint_url=dict(type="str", fallback=(env_fallback, ["AWS_ENDPOINT_URL"])),
-    aws_region=dict(type="str", fallback=(env_fallback, ["AWS_REGION", "AWS_DEFAULT_REGION"])),
-    # The key id is no secret to AWS, but with the secret key it names the account's credential: never logged.
-    aws_access_key=dict(type="str", no_log=True, fallback=(env_fallback, ["AWS_ACCESS_KEY_ID"])),
-    aws_secret_key=dict(type="str", no_log=True, fallback=(env_fallback, ["AWS_SECRET_ACCESS_KEY"])),
-    aws_session_token=dict(type="str", no_log=True, fallback=(env_fallback, ["AWS_SESSION_TOKEN"])),
-    aws_profile=dict(type="str", fallback=(env_fallback, ["AWS_PROFILE"])),
+    # AWS_ENDPOINT_URL too: boto3's own variable, which the sandbox and the EDA source use.
+    endpoint_url=dict(type="str", aliases=["aws_endpoint_url"],
+                      fallback=(env_fallback, ["AWS_ENDPOINT_URL", "AWS_URL"])),
+    region=dict(type="str", aliases=["aws_region"], fallback=(env_fallback, ["AWS_REGION", "AWS_DEFAULT_REGION"])),
+    # The key id is no secret to AWS (amazon.aws logs it), but with the secret key it names the account's
+    # credential: never logged here.
+    access_key=dict(type="str", aliases=["aws_access_key_id", "aws_access_key"], no_log=True,
+                    fallback=(env_fallback, ["AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY"])),
+    secret_key=dict(type="str", aliases=["aws_secret_access_key", "aws_secret_key"], no_log=True,
+                    fallback=(env_fallback, ["AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY"])),
+    session_token=dict(type="str", aliases=["aws_session_token"], no_log=True,
+                       fallback=(env_fallback, ["AWS_SESSION_TOKEN"])),
+    profile=dict(type="str", aliases=["aws_profile"], fallback=(env_fallback, ["AWS_PROFILE", "AWS_DEFAULT_PROFILE"])),
     aws_max_attempts=dict(type="int", default=5),
 )
 
@@ -84,8 +95,8 @@ class AWSAccess:
     """One boto3 session for a module run and the clients made from it."""
 
     def __init__(self, params: dict[str, Any], service: str = "lambda"):
-        if not params.get("aws_region"):
-            raise AWSError("aws_region is not set: pass the option aws_region or export AWS_REGION")
+        if not params.get("region"):
+            raise AWSError("region is not set: pass the option region (alias aws_region) or export AWS_REGION")
         self.params = params
         self.service = service
         import boto3
@@ -97,11 +108,11 @@ class AWSAccess:
         _SHARED.pop("services", None)
         self.session = boto3.session.Session(
             botocore_session=core,
-            aws_access_key_id=params.get("aws_access_key") or None,
-            aws_secret_access_key=params.get("aws_secret_key") or None,
-            aws_session_token=params.get("aws_session_token") or None,
-            profile_name=params.get("aws_profile") or None,
-            region_name=params["aws_region"],
+            aws_access_key_id=params.get("access_key") or None,
+            aws_secret_access_key=params.get("secret_key") or None,
+            aws_session_token=params.get("session_token") or None,
+            profile_name=params.get("profile") or None,
+            region_name=params["region"],
         )
         # Retries (standard mode, jittered backoff on throttling and 5xx) are botocore's.
         self.client = self._client(max(1, params.get("aws_max_attempts") or 5), connect_timeout=5, read_timeout=20)
@@ -111,7 +122,7 @@ class AWSAccess:
 
         config = Config(retries={"mode": "standard", "max_attempts": max_attempts},
                         connect_timeout=connect_timeout, read_timeout=read_timeout)
-        return self.session.client(self.service, endpoint_url=self.params.get("aws_endpoint_url") or None,
+        return self.session.client(self.service, endpoint_url=self.params.get("endpoint_url") or None,
                                    config=config)
 
     def polling_client(self, wait: float) -> Any:

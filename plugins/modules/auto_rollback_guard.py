@@ -84,7 +84,7 @@ EXAMPLES = r"""
     environment: prod
     level: 2
     trigger: error_rate
-    aws_region: eu-central-1
+    region: eu-central-1
   register: guard
 
 - name: Give it back, the rollback having changed nothing
@@ -93,7 +93,7 @@ EXAMPLES = r"""
     level: 2
     state: absent
     taken_at: "{{ guard.guard.taken_at }}"
-    aws_region: eu-central-1
+    region: eu-central-1
 """
 
 RETURN = r"""

@@ -50,7 +50,7 @@ EXAMPLES = r"""
 - name: Which drills are overdue in staging
   matbakh.hybrid_routing.drill_info:
     environment: staging
-    aws_region: eu-central-1
+    region: eu-central-1
   register: drills
 
 - name: Show them

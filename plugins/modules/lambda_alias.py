@@ -78,7 +78,7 @@ EXAMPLES = r"""
 ---
 - name: Point the live aliases back at the previous versions
   matbakh.hybrid_routing.lambda_alias:
-    aws_region: eu-central-1
+    region: eu-central-1
     alias: live
     versions:
       hybrid-router: "2"

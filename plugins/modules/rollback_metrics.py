@@ -63,7 +63,7 @@ EXAMPLES = r"""
   matbakh.hybrid_routing.rollback_metrics:
     report: "{{ hybrid_routing_result }}"
     drill: "{{ hybrid_routing_drill }}"
-    aws_region: eu-central-1
+    region: eu-central-1
 """
 
 RETURN = r"""
@@ -83,7 +83,7 @@ error:
   description: Why the metrics were not published, when they were not.
   returned: when publishing failed or no region is set
   type: str
-  sample: "aws_region is not set: pass the option aws_region or export AWS_REGION"
+  sample: "region is not set: pass the option region (alias aws_region) or export AWS_REGION"
 finished_at:
   description: When the module finished, in epoch seconds.
   returned: always

@@ -216,7 +216,7 @@ EXAMPLES = r"""
     smtp_password: "{{ vault_smtp_password }}"
     pagerduty_routing_key: "{{ vault_pagerduty_routing_key }}"
     phone_numbers: "{{ vault_hotline_numbers }}"
-    aws_region: eu-central-1
+    region: eu-central-1
     budget: 10
   register: notified
 """

@@ -62,7 +62,7 @@ EXAMPLES = r"""
 - name: Which level do the metrics call for?
   matbakh.hybrid_routing.triggers_info:
     environment: prod
-    aws_region: eu-central-1
+    region: eu-central-1
   register: triggers
 
 - name: Wait until the metrics say the service recovered

@@ -88,11 +88,11 @@ def check_fleet(runner, moto_server, tmp_path) -> None:
     playbook.write_text(yaml.safe_dump([{"name": "Evaluate the fleet", "hosts": "all", "gather_facts": False,
                                          "tasks": [{"name": "Evaluate", "matbakh.hybrid_routing.triggers_info": {
                                              "environment": "{{ hybrid_routing_environment }}",
-                                             "aws_endpoint_url": "{{ hybrid_routing_aws_endpoint_url }}",
-                                             "aws_region": "{{ hybrid_routing_aws_region }}",
-                                             "aws_access_key": "{{ hybrid_routing_aws_access_key }}",
-                                             "aws_secret_key": "{{ hybrid_routing_aws_secret_key }}",
-                                             "aws_session_token": "{{ hybrid_routing_aws_session_token }}"},
+                                             "endpoint_url": "{{ hybrid_routing_aws_endpoint_url }}",
+                                             "region": "{{ hybrid_routing_aws_region }}",
+                                             "access_key": "{{ hybrid_routing_aws_access_key }}",
+                                             "secret_key": "{{ hybrid_routing_aws_secret_key }}",
+                                             "session_token": "{{ hybrid_routing_aws_session_token }}"},
                                              "register": "found"}]}]))
     # Timing on a shared 2-core machine is noisy (the same run measured 8.0 to 10.5 s): the best of up to three
     # runs counts, as a benchmark would take it; every run is checked and reported.

@@ -19,6 +19,8 @@ def playbook(tmp_path: Path, tasks: list[dict]) -> str:
 
 
 def triggers_task(monitored, moto, rules, **extra) -> dict:
+    # The aws_* names are aliases of amazon.aws's option names (endpoint_url, region, access_key, secret_key): the
+    # names before 0.3.0 keep working.
     return {"name": "Evaluate", "matbakh.hybrid_routing.triggers_info": dict(
         environment=monitored.environment, rules=rules, aws_endpoint_url=moto.url, aws_region=moto.REGION,
         aws_access_key="testing", aws_secret_key="moto-secret-4410", **extra)}

@@ -69,12 +69,12 @@ options:
 
 def _aws_params(args: dict[str, Any]) -> dict[str, Any]:
     return {
-        "aws_region": args.get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
-        "aws_endpoint_url": args.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL"),
-        "aws_access_key": args.get("access_key") or os.environ.get("AWS_ACCESS_KEY_ID"),
-        "aws_secret_key": args.get("secret_key") or os.environ.get("AWS_SECRET_ACCESS_KEY"),
-        "aws_session_token": args.get("session_token") or os.environ.get("AWS_SESSION_TOKEN"),
-        "aws_profile": args.get("profile") or os.environ.get("AWS_PROFILE"),
+        "region": args.get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+        "endpoint_url": args.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL"),
+        "access_key": args.get("access_key") or os.environ.get("AWS_ACCESS_KEY_ID"),
+        "secret_key": args.get("secret_key") or os.environ.get("AWS_SECRET_ACCESS_KEY"),
+        "session_token": args.get("session_token") or os.environ.get("AWS_SESSION_TOKEN"),
+        "profile": args.get("profile") or os.environ.get("AWS_PROFILE"),
         "aws_max_attempts": 3,
     }
 

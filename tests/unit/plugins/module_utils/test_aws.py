@@ -9,8 +9,8 @@ from ansible_collections.matbakh.hybrid_routing.plugins.module_utils import _aws
 
 
 def access(key: str, region: str) -> _aws.AWSAccess:
-    return _aws.AWSAccess({"aws_region": region, "aws_access_key": key, "aws_secret_key": f"{key}-secret",
-                           "aws_endpoint_url": "http://127.0.0.1:9"}, service="cloudwatch")
+    return _aws.AWSAccess({"region": region, "access_key": key, "secret_key": f"{key}-secret",
+                           "endpoint_url": "http://127.0.0.1:9"}, service="cloudwatch")
 
 
 @pytest.fixture(autouse=True)
@@ -34,3 +34,17 @@ def test_the_warm_session_is_used_once_and_keeps_no_credentials():
         assert (credentials.access_key, run.client.meta.region_name) == (key, region)
     assert "preload" not in (first.client._request_signer._credentials.access_key,
                              second.client._request_signer._credentials.access_key)
+
+
+def test_the_options_are_amazon_aws_names_with_its_aliases():
+    """One set of AWS variables serves these modules and amazon.aws's (playbooks/alarms.yml says access_key)."""
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+    old_names = {"aws_endpoint_url": "http://127.0.0.1:9", "aws_region": "eu-central-1", "aws_access_key": "AKIA1",
+                 "aws_secret_key": "s3cr3t", "aws_session_token": "t0k3n", "aws_profile": "ops"}
+    validated = ArgumentSpecValidator(_aws.AWS_ARGSPEC).validate(old_names).validated_parameters
+    assert {key: validated[key] for key in ("endpoint_url", "region", "access_key", "secret_key", "session_token",
+                                            "profile")} == dict(zip(("endpoint_url", "region", "access_key",
+                                                                     "secret_key", "session_token", "profile"),
+                                                                    old_names.values()))
+    assert all(_aws.AWS_ARGSPEC[name]["no_log"] for name in ("access_key", "secret_key", "session_token"))

@@ -228,7 +228,7 @@ def test_release_unknown_target(run_module):
 
 # -- lambda_alias ----------------------------------------------------------------------------------------------
 
-AWS_ARGS = {"aws_region": "eu-central-1", "aws_access_key": "testing", "aws_secret_key": "unit-secret-ABC"}
+AWS_ARGS = {"region": "eu-central-1", "access_key": "testing", "secret_key": "unit-secret-ABC"}
 
 
 @pytest.fixture
