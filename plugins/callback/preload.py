@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 ---
 name: preload
 type: aggregate
-short_description: Load what this collection's AWS tasks need once, in the playbook process
+short_description: Load what this collection's tasks need once, in the playbook process
 version_added: 0.3.0
 description:
   - Ansible forks a worker process per host for every task. A worker running one of this collection's AWS modules
@@ -16,12 +16,15 @@ description:
   - When the playbook first reaches a task of such a module, this callback imports boto3 and warms one botocore
     session for the module's service in the playbook process, just before Ansible forks that task's workers, so every
     worker inherits them.
+  - The same for requests, which the admin API and notification clients use, on the first task of the collection.
   - It changes no output and no result. Without it each worker loads what it needs itself, at that cost in CPU.
 requirements:
   - Enable it in C(ansible.cfg) (C([defaults] callbacks_enabled = matbakh.hybrid_routing.preload)) or with
     E(ANSIBLE_CALLBACKS_ENABLED). The repository's C(ansible.cfg) enables it, and AWX reads the project's.
 """
 
+import contextlib
+import importlib
 from typing import Any
 
 from ansible.plugins.callback import CallbackBase
@@ -45,8 +48,17 @@ class CallbackModule(CallbackBase):
     CALLBACK_NAME = "matbakh.hybrid_routing.preload"
     CALLBACK_NEEDS_ENABLED = True
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.http_loaded = False
+
     def v2_playbook_on_task_start(self, task: Any, is_conditional: bool) -> None:
         # Sent in the playbook process before the task's workers are forked; preload() does each service once.
-        services = AWS_SERVICES.get(module_name(task.action, task.collections))
+        module = module_name(task.action, task.collections)
+        if not self.http_loaded and module.startswith("matbakh.hybrid_routing."):
+            self.http_loaded = True
+            with contextlib.suppress(ImportError):  # the task reports it (module_utils/_http.py)
+                importlib.import_module("requests")
+        services = AWS_SERVICES.get(module)
         if services:
             preload(*services)

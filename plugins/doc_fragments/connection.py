@@ -47,4 +47,6 @@ options:
     description:
       - Correlation id sent as C(X-Rollback-Id) with every request; the service records it with each change.
     type: str
+requirements:
+  - requests >= 2.31 (with urllib3 >= 2)
 """

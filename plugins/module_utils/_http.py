@@ -6,24 +6,34 @@
 
 """The one HTTP client of the collection: retries, deadlines, TLS and error mapping live here only.
 
-Built on the standard library (urllib.request) on purpose: it needs no dependency on any host, and inside an Ansible
-worker it costs no import time (the controller has already loaded it), which matters because the modules of this
-collection run in-process on the controller (see plugin_utils/_inprocess.py).
+Built on requests (the design card names it), with urllib3's Retry deciding what is retried and how long to back
+off (status list, Retry-After in seconds or as a date, jittered exponential backoff, allowed methods). Two rules
+stay this client's own, which neither library has: every logical request has a deadline that bounds all its attempts
+and pauses together (a Retry-After past it ends the request at once), and a redirect is never followed (it could
+carry the bearer token or a webhook's secret path to another address). The playbook process imports requests once
+before Ansible forks its workers (plugins/callback/preload.py), so an in-process task does not pay for the import.
 """
 
 from __future__ import annotations
 
-import email.utils
-import http.client
 import json as jsonlib
-import random
 import socket
 import ssl
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 from urllib.parse import urlencode, urlsplit
+
+try:
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.exceptions import MaxRetryError
+    from urllib3.util.retry import Retry
+except ImportError as exc:  # reported by the frame that needs a client (missing_required_lib)
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR: str | None = str(exc)
+else:
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
 
 # Statuses that mean "try again later". 500 is deliberately absent: a handler that crashed may have written.
 RETRY_STATUSES = (429, 502, 503, 504)
@@ -63,13 +73,6 @@ class ServerError(HTTPClientError):
     """5xx (or 429, or an unexpected redirect) still failing after the retries."""
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Never follow a redirect: it could carry the bearer token to another host. The 3xx is reported instead."""
-
-    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> None:
-        return None
-
-
 class _NoAnswer(Exception):
     """One attempt got no HTTP answer; `reason` is short and safe to show."""
 
@@ -80,36 +83,45 @@ class _NoAnswer(Exception):
         self.tls = tls
 
 
+# Names of the exceptions (http.client's, urllib3's, requests') that mean the peer closed the connection unanswered.
+_CLOSED = frozenset({"RemoteDisconnected", "ProtocolError", "IncompleteRead", "ChunkedEncodingError"})
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and what it wraps (requests wraps urllib3's, which wrap the socket's), outermost first."""
+    found: list[BaseException] = []
+    pending: list[Any] = [exc]
+    while pending and len(found) < 20:
+        item = pending.pop(0)
+        if not isinstance(item, BaseException) or any(item is seen for seen in found):
+            continue
+        found.append(item)
+        pending.extend([item.__cause__, item.__context__, getattr(item, "reason", None), *item.args])
+    return found
+
+
 def _no_answer(exc: BaseException) -> _NoAnswer:
-    """Name why an attempt got no answer, without urllib's long wrapper text."""
-    reason: Any = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-    if isinstance(reason, ssl.SSLError):
-        return _NoAnswer(getattr(reason, "verify_message", None) or reason.reason or str(reason), tls=True)
-    if isinstance(reason, (TimeoutError, socket.timeout)):
+    """Name why an attempt got no answer, without the libraries' long wrapper text (which quotes the URL)."""
+    causes = _causes(exc)
+    for cause in causes:
+        if isinstance(cause, ssl.SSLError):
+            return _NoAnswer(getattr(cause, "verify_message", None) or cause.reason or "TLS error", tls=True)
+    if isinstance(exc, requests.exceptions.Timeout) or any(isinstance(c, (TimeoutError, socket.timeout))
+                                                           for c in causes):
         return _NoAnswer("timed out", timed_out=True)
-    if isinstance(reason, ConnectionRefusedError):
-        return _NoAnswer("connection refused")
-    if isinstance(reason, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, http.client.HTTPException)):
-        return _NoAnswer("the connection was closed without a response")
-    if isinstance(reason, socket.gaierror):
-        return _NoAnswer(f"the host name could not be resolved ({reason.strerror})")
-    if isinstance(reason, OSError) and reason.strerror:
-        return _NoAnswer(reason.strerror.lower())
-    return _NoAnswer(str(reason))
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+    for cause in causes:
+        if isinstance(cause, ConnectionRefusedError):
+            return _NoAnswer("connection refused")
+        if isinstance(cause, socket.gaierror):
+            return _NoAnswer(f"the host name could not be resolved ({cause.strerror})")
+    for cause in causes:
+        if isinstance(cause, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)) or \
+                type(cause).__name__ in _CLOSED:
+            return _NoAnswer("the connection was closed without a response")
+    for cause in causes:
+        if isinstance(cause, OSError) and cause.strerror:
+            return _NoAnswer(cause.strerror.lower())
+    return _NoAnswer(type(exc).__name__)
 
 
 def validate_base_url(base_url: str | None, option: str = "api_base") -> str:
@@ -144,8 +156,9 @@ def _error_detail(body: Any) -> str:
 class HTTPClient:
     """JSON over HTTP with bounded retries. Never logs headers: they carry the credentials."""
 
-    # Backoff between retries: none before the first, then backoff_factor x 2^(n-1) plus up to backoff_jitter
-    # seconds of jitter, at most backoff_max; a Retry-After answer overrides it. Never past the call's deadline.
+    # Backoff between retries (urllib3's Retry): none before the first, then backoff_factor x 2^(n-1) plus up to
+    # backoff_jitter seconds of jitter, at most backoff_max; a Retry-After answer overrides it. Never past the
+    # call's deadline.
     backoff_factor = 0.5
     backoff_jitter = 0.5
     backoff_max = 8.0
@@ -175,24 +188,32 @@ class HTTPClient:
         self.headers.update(headers or {})
         self.validate_certs = validate_certs
         self.ca_path = ca_path
-        self._openers: dict[str, Any] = {}
+        self._session: Any = None
+        if not HAS_REQUESTS:
+            raise HTTPClientError(f"The Python library requests is required on the host that runs this task, for "
+                                  f"{service_name}: pip install requests ({REQUESTS_IMPORT_ERROR}).")
 
-    def _opener(self, url: str) -> Any:
-        """The opener for the URL's scheme. The TLS context (loading the CA store costs tens of milliseconds) is
-        only built for https, once per client."""
-        scheme = urlsplit(url).scheme
-        if scheme not in self._openers:
-            handlers: list[Any] = [_NoRedirect()]
-            if scheme == "https":
-                if self.validate_certs:
-                    context = ssl.create_default_context(cafile=self.ca_path or None)
-                else:
-                    context = ssl.create_default_context()
-                    context.check_hostname = False
-                    context.verify_mode = ssl.CERT_NONE
-                handlers.append(urllib.request.HTTPSHandler(context=context))
-            self._openers[scheme] = urllib.request.build_opener(*handlers)
-        return self._openers[scheme]
+    @property
+    def session(self) -> Any:
+        """One requests session per client (its connections are reused across the polls of a wait). Its adapter
+        never retries: request() does, with urllib3's Retry and this client's deadline."""
+        if self._session is None:
+            session = requests.Session()
+            session.verify = (self.ca_path or True) if self.validate_certs else False
+            adapter = HTTPAdapter(max_retries=Retry(total=0, redirect=0, raise_on_redirect=False,
+                                                    raise_on_status=False))
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            self._session = session
+        return self._session
+
+    def _retry(self, retries: int) -> Any:
+        # Every method is retried: the admin API's writes set a state (flags, routing), carry an idempotency key
+        # (the release rollback) or belong to the run (the lock), and the receivers' events carry their dedup key,
+        # so a write repeated after a lost answer is not applied twice.
+        return Retry(total=retries, redirect=0, allowed_methods=None, status_forcelist=RETRY_STATUSES,
+                     backoff_factor=self.backoff_factor, backoff_jitter=self.backoff_jitter,
+                     backoff_max=self.backoff_max, respect_retry_after_header=True, raise_on_status=False)
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}" if self.base_url else path
@@ -203,28 +224,26 @@ class HTTPClient:
         parts = urlsplit(url)
         return f"{parts.scheme}://{parts.hostname}/<redacted>"
 
-    def _send(self, method: str, url: str, data: bytes | None, headers: dict[str, str],
-              timeout: float) -> tuple[int, Any, bytes]:
-        """One attempt: (status, headers, body) for any HTTP answer; _NoAnswer when none came."""
-        request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    def _send(self, method: str, url: str, data: bytes | None, headers: dict[str, str], timeout: float) -> Any:
+        """One attempt: the response for any HTTP answer (a redirect too, never followed); _NoAnswer when none
+        came."""
         try:
-            with self._opener(url).open(request, timeout=timeout) as response:
-                return response.status, response.headers, response.read()
-        except urllib.error.HTTPError as exc:
-            try:
-                return exc.code, exc.headers, exc.read()
-            finally:
-                exc.close()
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            return self.session.request(method, url, data=data, headers=headers, timeout=timeout,
+                                        allow_redirects=False)
+        except requests.exceptions.RequestException as exc:
             raise _no_answer(exc) from None
 
-    def _backoff(self, retry: int, headers: Any) -> float:
-        wanted = _retry_after(headers.get("Retry-After")) if headers is not None else None
-        if wanted is not None:
-            return wanted
-        if retry <= 1:
-            return 0.0
-        return min(self.backoff_max, self.backoff_factor * 2 ** (retry - 1) + random.random() * self.backoff_jitter)
+    @staticmethod
+    def _pause(retry: Any, response: Any) -> float:
+        """What urllib3's Retry asks for before the next attempt: the answer's Retry-After, else its backoff."""
+        if response is not None:
+            try:
+                wanted = retry.get_retry_after(response.raw)
+            except Exception:  # an unreadable Retry-After (urllib3's InvalidHeader): the backoff applies
+                wanted = None
+            if wanted is not None:
+                return max(0.0, float(wanted))
+        return float(retry.get_backoff_time())
 
     def request(
         self,
@@ -250,25 +269,32 @@ class HTTPClient:
         sent_headers = dict(self.headers, **(headers or {}))
         if data is not None:
             sent_headers["Content-Type"] = "application/json"
+        retry = self._retry(retries)
         attempt = 0
         while True:
             attempt += 1
-            answer_headers = None
+            response = None
             try:
-                status, answer_headers, raw = self._send(
-                    method, url, data, sent_headers, max(0.05, min(timeout, deadline - time.monotonic()))
-                )
+                response = self._send(method, url, data, sent_headers,
+                                      max(0.05, min(timeout, deadline - time.monotonic())))
             except _NoAnswer as exc:
                 failure: _NoAnswer | int = exc
             else:
-                if status not in RETRY_STATUSES:
-                    return self._answer(method, shown, status, raw, expect_json, attempt)
-                failure = status
-            pause = self._backoff(attempt, answer_headers)
-            if attempt > retries or time.monotonic() + pause >= deadline:
+                if not retry.is_retry(method, response.status_code):
+                    return self._answer(method, shown, response.status_code, response.content, expect_json,
+                                        attempt)
+                failure = response.status_code
+            pause: float | None
+            try:
+                retry = retry.increment(method=method, url=shown,
+                                        response=response.raw if response is not None else None)
+                pause = self._pause(retry, response)
+            except MaxRetryError:
+                pause = None  # the attempts are spent
+            if pause is None or time.monotonic() + pause >= deadline:
                 if isinstance(failure, _NoAnswer):
                     raise self._unreachable(failure, shown, timeout, attempt)
-                raise self._error_for(method, shown, failure, _decode(raw)[0], attempt)
+                raise self._error_for(method, shown, failure, _decode(response.content)[0], attempt)
             if pause > 0:
                 time.sleep(pause)
 

@@ -40,11 +40,10 @@ def test_the_options_are_amazon_aws_names_with_its_aliases():
     """One set of AWS variables serves these modules and amazon.aws's (playbooks/alarms.yml says access_key)."""
     from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-    old_names = {"aws_endpoint_url": "http://127.0.0.1:9", "aws_region": "eu-central-1", "aws_access_key": "AKIA1",
-                 "aws_secret_key": "s3cr3t", "aws_session_token": "t0k3n", "aws_profile": "ops"}
-    validated = ArgumentSpecValidator(_aws.AWS_ARGSPEC).validate(old_names).validated_parameters
-    assert {key: validated[key] for key in ("endpoint_url", "region", "access_key", "secret_key", "session_token",
-                                            "profile")} == dict(zip(("endpoint_url", "region", "access_key",
-                                                                     "secret_key", "session_token", "profile"),
-                                                                    old_names.values()))
+    given = {"aws_endpoint_url": ("endpoint_url", "http://127.0.0.1:9"), "aws_region": ("region", "eu-central-1"),
+             "aws_access_key": ("access_key", "AKIA1"), "aws_secret_key": ("secret_key", "s3cr3t"),
+             "aws_session_token": ("session_token", "t0k3n"), "aws_profile": ("profile", "ops")}
+    validated = ArgumentSpecValidator(_aws.AWS_ARGSPEC).validate(
+        {alias: value for alias, (_name, value) in given.items()}).validated_parameters
+    assert {name: validated[name] for name, _value in given.values()} == dict(given.values())
     assert all(_aws.AWS_ARGSPEC[name]["no_log"] for name in ("access_key", "secret_key", "session_token"))
