@@ -110,8 +110,8 @@ class FeatureFlagManager:
         only = set(self.frame.params["only"])
         requested = {name: value for name, value in self.frame.params["flags"].items() if not only or name in only}
         if not requested:
-            self.frame.fail("flags is empty: name at least one flag and its desired state"
-                            + (" (of those in only)" if only else ""))
+            among = " (of those in only)" if only else ""
+            self.frame.fail(f"flags is empty: name at least one flag and its desired state{among}")
         bad = []
         for name, value in requested.items():
             try:
