@@ -185,7 +185,9 @@ class Runner:
         self.runs += 1
         record = self.tmp_path / f"tasks-{self.runs}.jsonl"
         full_env = dict(os.environ)
-        for name in ("ADMIN_TOKEN", "SLACK_WEBHOOK_URL", "API_BASE"):
+        # Nor an ANSIBLE_CONFIG or collections path the developer's shell may carry: a user has neither.
+        for name in ("ADMIN_TOKEN", "SLACK_WEBHOOK_URL", "API_BASE", "ANSIBLE_CONFIG", "ANSIBLE_COLLECTIONS_PATH",
+                     "ANSIBLE_COLLECTIONS_PATHS"):
             full_env.pop(name, None)
         full_env.update({
             "PATH": f"{BIN}:{full_env.get('PATH', '')}",
