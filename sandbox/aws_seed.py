@@ -1,4 +1,5 @@
-"""Seed moto with the Lambda functions the rollback playbooks act on. Idempotent."""
+"""Seed moto with the Lambda functions the rollback playbooks act on, and the records bucket of inventories/staging
+and inventories/prod (S3 with Object Lock). Idempotent."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ FUNCTIONS = ("hybrid-router", "mcp-gateway")
 VERSIONS = 3
 ALIAS = "live"
 RUNTIME = "python3.11"
+# The shared records store the staging and production inventories name (hybrid_routing_records_bucket): versioned,
+# with Object Lock and a default retention, as docs/audit.md asks of the real one (which keeps COMPLIANCE, 400 days).
+RECORDS_BUCKET = "matbakh-rollback-records"
+RECORDS_RETENTION = {"Mode": "GOVERNANCE", "Days": 1}
 # Dummy credentials for moto only; passed to the boto3 session, never to the environment.
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "aws_session_token": "testing"}
 
@@ -95,7 +100,25 @@ def _ensure_function(lam: Any, function: str, role_arn: str, log: Callable[[str]
     log(f"lambda {function}: versions {', '.join(map(str, versions))}; alias {ALIAS} -> {target} ({action})")
 
 
+def ensure_records_bucket(endpoint_url: str, region: str, bucket: str = RECORDS_BUCKET,
+                          log: Callable[[str], None] = print) -> None:
+    import boto3
+
+    s3 = boto3.session.Session(region_name=region, **DUMMY_CREDENTIALS).client("s3", endpoint_url=endpoint_url)
+    try:
+        s3.head_bucket(Bucket=bucket)
+        action = "exists"
+    except s3.exceptions.ClientError:
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region},
+                         ObjectLockEnabledForBucket=True)
+        action = "created"
+    s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": RECORDS_RETENTION}})
+    log(f"s3 bucket {bucket}: Object Lock {RECORDS_RETENTION['Mode']}, {RECORDS_RETENTION['Days']} day ({action})")
+
+
 def seed_aws(endpoint_url: str, region: str, log: Callable[[str], None] = print) -> None:
+    ensure_records_bucket(endpoint_url, region, log=log)
     iam, lam = _clients(endpoint_url, region)
     role_arn = _ensure_role(iam)
     log(f"iam role {ROLE_NAME}: ready")

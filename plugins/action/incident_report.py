@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils import _records
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._aws import AWS_ARGSPEC
 from ansible_collections.matbakh.hybrid_routing.plugins.modules.incident_report import DOCUMENTATION
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import ControllerAction
 
@@ -29,6 +31,15 @@ def render(template_path: str, variables: dict[str, Any]) -> str:
     return environment.from_string(source).render(**variables)
 
 
+def run_log_so_far(host: str) -> str | None:
+    """The run's log up to this task, from the run_log callback of the playbook process this worker forked from."""
+    try:
+        from ansible_collections.matbakh.hybrid_routing.plugins.callback import run_log
+    except ImportError:
+        return None
+    return run_log.ACTIVE.text(host) if run_log.ACTIVE is not None else None
+
+
 def run_log_kept() -> bool:
     """Whether the callback that keeps the run's log beside this report is enabled for this run."""
     from ansible import constants
@@ -38,9 +49,10 @@ def run_log_kept() -> bool:
 
 class ActionModule(ControllerAction):
     DOCUMENTATION = DOCUMENTATION
+    EXTRA_OPTIONS = AWS_ARGSPEC  # the shared store's connection (matbakh.hybrid_routing.aws), used for s3:// only
 
     def act(self, params: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
-        path = params["path"]
+        path = params["path"] if _records.in_s3(params["path"]) else os.path.expanduser(params["path"])
         content = render(params["template"] or DEFAULT_TEMPLATE, {
             "r": params["report"], "drill": params["drill"],
             "audit": params["audit"] if isinstance(params["audit"], dict) and params["audit"] else None,
@@ -49,21 +61,17 @@ class ActionModule(ControllerAction):
             "run_log": os.path.splitext(os.path.basename(path))[0] + ".log" if run_log_kept() else None,
         })
         try:
-            with open(path, encoding="utf-8") as handle:
-                unchanged = handle.read() == content
-        except OSError:
-            unchanged = False
-        if unchanged:
-            return {"changed": False, "path": path}
-        if self._play_context.check_mode:
-            return {"changed": True, "path": path, "content": content}
-        try:
-            os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
-            fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(content)
-            os.replace(path + ".tmp", path)
-        except OSError as exc:
+            unchanged = _records.read(path, params) == content.encode()
+            if unchanged:
+                return {"changed": False, "path": path}
+            if self._play_context.check_mode:
+                return {"changed": True, "path": path, "content": content}
+            _records.write(path, params, content.encode(), content_type="text/markdown; charset=utf-8")
+            log = run_log_so_far(task_vars.get("inventory_hostname", "")) if _records.in_s3(path) else None
+            if log is not None and run_log_kept():
+                _records.write(os.path.splitext(path)[0] + ".log", params, log.encode(),
+                               content_type="text/plain; charset=utf-8")
+        except _records.RecordsError as exc:
             return {"failed": True, "changed": False, "path": path,
-                    "msg": f"Cannot write the incident report {path}: {exc.strerror or exc}"}
+                    "msg": f"The incident report was not written: {exc}"}
         return {"changed": True, "path": path}

@@ -15,6 +15,7 @@ from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._validation
     completeness,
     notify_check,
     people_check,
+    records_check,
     report,
 )
 
@@ -66,6 +67,7 @@ class ActionModule(ControllerAction):
                   f"Level 3 would go back to {_dict(release.get('release')).get('current')}"),
             check("rollback lock free", results.get("lock", {}), "nobody else holds it"),
             people_check(params["people"]),
+            records_check(results.get("records", {}), params["records"], params["production"]),
             *completeness(COLLECTION_ROOT, params["targets"]),
         ]
         if params["drills_run"]:

@@ -16,6 +16,10 @@ description:
   - Module arguments (C(invocation)) are never logged, and results of C(no_log) tasks are already censored by
     Ansible before a callback sees them, so credentials do not reach the log.
   - A run killed before it ends writes no log; its report says where the log would be.
+  - A report in the shared store (C(s3://)) gets its log from M(matbakh.hybrid_routing.incident_report) itself,
+    as it stands when the report is written (every task before it) - this callback runs in the playbook process,
+    which holds no AWS credentials of the run's; the task that writes the report does. The recap is AWX's job
+    output (or the console).
   - A dry run (check mode) writes no report, and so no log either.
 requirements:
   - Enable it in C(ansible.cfg) (C([defaults] callbacks_enabled = matbakh.hybrid_routing.run_log)) or with
@@ -30,6 +34,8 @@ from typing import Any
 from ansible.plugins.callback import CallbackBase
 
 REPORT_ACTIONS = frozenset({"matbakh.hybrid_routing.incident_report", "incident_report"})
+# The instance of this playbook run: a task's worker (a fork of the playbook process) reads the log so far from it.
+ACTIVE: CallbackModule | None = None
 # Result keys that are bulky, internal, or carry the module's arguments.
 DROPPED = frozenset({"invocation", "diff", "ansible_facts", "exception", "module_stdout", "module_stderr"})
 
@@ -53,6 +59,12 @@ class CallbackModule(CallbackBase):
         super().__init__(display, options)
         self.lines: list[tuple[str | None, str]] = []  # (host or None for every host, line)
         self.reports: dict[str, list[str]] = {}
+        global ACTIVE
+        ACTIVE = self
+
+    def text(self, host: str) -> str:
+        """The host's log so far: every play, and every task of that host."""
+        return "\n".join(line for owner, line in self.lines if owner in (None, host)) + "\n"
 
     def _line(self, host: str | None, text: str) -> None:
         self.lines.append((host, f"{_stamp()} {text}"))
@@ -93,8 +105,8 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_stats(self, stats: Any) -> None:
         for host, paths in self.reports.items():
             summary = stats.summarize(host)
-            text = "\n".join(line for owner, line in self.lines if owner in (None, host))
-            text += f"\n{_stamp()} RECAP {host} {json.dumps(summary, sort_keys=True)}\n"
+            text = self.text(host)
+            text += f"{_stamp()} RECAP {host} {json.dumps(summary, sort_keys=True)}\n"
             for path in dict.fromkeys(paths):
                 if not os.path.exists(path):  # a dry run's report (check mode writes none): no report, no log
                     continue

@@ -23,7 +23,7 @@ when the budget is spent counts as not delivered.
 from __future__ import annotations
 
 import json
-import os
+import random
 import smtplib
 import ssl
 import threading
@@ -32,6 +32,7 @@ from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
 
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils import _records
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http import HTTPClient, HTTPClientError
 
 SLACK_API_URL = "https://slack.com/api"
@@ -445,23 +446,45 @@ def deliver(jobs: list[Job], budget: Budget) -> list[dict[str, Any]]:
     return [delivery for job in jobs for delivery in job.close(budget)]
 
 
-def read_state(path: str) -> dict[str, Any]:
+def read_state(path: str, aws: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The notification state (per incident) at a file or an s3:// location; {} when there is none or it cannot be
+    read: a receiver is never held back by its bookkeeping (a lost state at worst repeats a page's trigger, which
+    PagerDuty folds into the open incident by its dedup key)."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            state = json.load(handle)
-    except (OSError, ValueError):
+        bucket = _records.store(path, aws or {}) if _records.in_s3(path) else None
+    except _records.RecordsError:
         return {}
-    return state if isinstance(state, dict) else {}
+    return _read_state(path, bucket)[0]
 
 
-def write_state(path: str, state: dict[str, Any]) -> None:
-    """Atomic: a run killed while writing leaves the previous state."""
-    os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
-    temporary = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(state, handle, indent=2, sort_keys=True)
-    os.replace(temporary, path)
+def _read_state(path: str, bucket: tuple[_records.S3, str] | None) -> tuple[dict[str, Any], str | None]:
+    try:
+        if bucket is not None:
+            found = bucket[0].get(bucket[1])
+            content, version = (found[0], found[1]) if found else (None, None)
+        else:
+            content, version = _records.read(path, {}), None
+        state = json.loads(content) if content else {}
+    except (_records.RecordsError, ValueError):
+        return {}, None
+    return (state if isinstance(state, dict) else {}), version
+
+
+def update_state(path: str, key: str, values: dict[str, Any], aws: dict[str, Any] | None = None) -> None:
+    """Merge values into one incident's state. In S3 the write is conditional on the version read (If-Match), so
+    that two controllers notifying at once do not drop each other's incidents; on disk the replace is atomic."""
+    bucket = _records.store(path, aws or {}) if _records.in_s3(path) else None
+    for _attempt in range(10):
+        state, version = _read_state(path, bucket)
+        state.setdefault(key, {}).update(values)
+        body = json.dumps(state, indent=2, sort_keys=True).encode()
+        if bucket is None:
+            _records.write(path, {}, body)
+            return
+        if bucket[0].put(bucket[1], body, only_if=version or "absent"):
+            return
+        time.sleep(random.uniform(0, 0.05 * (_attempt + 1)))  # spreads writers that lost together
+    raise _records.RecordsError(f"The notification state {path} changed under every one of 10 writes; try again")
 
 
 def summarize(deliveries: list[dict[str, Any]]) -> str:

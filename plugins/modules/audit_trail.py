@@ -15,6 +15,9 @@ description:
     M(matbakh.hybrid_routing.audit_trail_info).
   - The append holds an exclusive lock on the file from reading the last record to the fsync of the new one, so
     runs writing at once on one controller lose nothing and keep the chain valid.
+  - In the shared store (O(path) V(s3://bucket/prefix/)) each record is an object written only if its sequence
+    number is free (If-None-Match), so controllers writing at once never fork the chain - the one that loses
+    re-reads the end of the chain and appends after it. The bucket's Object Lock retention keeps the records.
   - No personal data - the free-text fields (O(free_text)) are checked against a list of patterns (email, IBAN,
     card and phone numbers) before anything is written; O(on_personal_data) refuses the record or redacts them.
   - Optionally ships the stored record to CloudWatch Logs (O(cloudwatch_log_group)), creating the group and stream.
@@ -34,8 +37,10 @@ attributes:
     details: With O(record_id), a record whose C(record_id) is already in the trail is not appended again.
 options:
   path:
-    description: The trail file (created with mode 0600, its directory with 0700).
-    type: path
+    description:
+      - The trail file (created with mode 0600, its directory with 0700), or the environment's chain in the shared
+        store, V(s3://bucket/prefix/) (the AWS options apply).
+    type: str
     required: true
   record:
     description: The record; the keys C(seq), C(prev) and C(hash) are the trail's own and are replaced.
@@ -106,28 +111,20 @@ finished_at:
 """
 
 import json
+import os
 import time
 from typing import Any
 
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._audit import (
     AuditError,
     append,
+    find,
     pii_findings,
     redact,
 )
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._aws import AWSAccess, AWSError, AWSFrame, call
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame import run_as_module
-
-
-def _existing(path: str, record_id: str) -> dict[str, Any] | None:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                if f'"record_id":{json.dumps(record_id)}' in line:
-                    return json.loads(line)
-    except FileNotFoundError:
-        return None
-    return None
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._records import in_s3
 
 
 def ship(frame: AWSFrame, stored: dict[str, Any]) -> None:
@@ -148,7 +145,7 @@ def ship(frame: AWSFrame, stored: dict[str, Any]) -> None:
 
 
 ARGUMENT_SPEC: dict[str, Any] = dict(
-    path=dict(type="path", required=True),
+    path=dict(type="str", required=True),
     record=dict(type="dict", required=True),
     record_id=dict(type="str"),
     free_text=dict(type="list", elements="str",
@@ -172,14 +169,14 @@ def work(frame: AWSFrame) -> dict[str, Any]:
         frame.fail(f"The audit record holds what looks like personal data ({'; '.join(shown)}); nothing was "
                    "written. Refer to people by their configured ids and leave personal data out of free text.")
     record = redact(record, params["free_text"]) if found else record
-    if record_id:
-        existing = _existing(params["path"], record_id)
+    path = params["path"] if in_s3(params["path"]) else os.path.expanduser(params["path"])
+    try:
+        existing = find(path, record_id, aws=params) if record_id else None
         if existing is not None:
             return {"record": existing, "shipped": False, "redacted": shown}
-    if frame.check_mode:
-        return {"changed": True, "record": record, "shipped": False, "redacted": shown}
-    try:
-        stored = append(params["path"], record)
+        if frame.check_mode:
+            return {"changed": True, "record": record, "shipped": False, "redacted": shown}
+        stored = append(path, record, aws=params)
     except AuditError as exc:
         frame.fail(str(exc))
     if params["cloudwatch_log_group"]:

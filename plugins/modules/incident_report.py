@@ -13,12 +13,16 @@ description:
   - Renders the collection's template (C(roles/hybrid_routing/templates/incident_report.md.j2)) or O(template) with
     the run's report - summary, timeline, phases against the target, state before and after, notifications, the
     audit record, the seed's follow-ups with due dates - and writes it to O(path) (mode 0600, its directory 0700).
+  - O(path) may be in the shared store, V(s3://bucket/key.md) (the AWS options apply); the run's log
+    (callback C(matbakh.hybrid_routing.run_log), when enabled) is written beside it as C(<key>.log), as it stands
+    when the report is written.
   - In check mode nothing is written; the result says what would be.
 author:
   - matbakh platform team (@matbakh)
 extends_documentation_fragment:
   - matbakh.hybrid_routing.attributes.controller_only  # first: its action details win over the generic ones
   - matbakh.hybrid_routing.attributes
+  - matbakh.hybrid_routing.aws
 attributes:
   check_mode:
     support: full
@@ -30,8 +34,8 @@ attributes:
     details: The same report written twice changes nothing the second time.
 options:
   path:
-    description: Where to write the report.
-    type: path
+    description: Where to write the report, a file or V(s3://bucket/key).
+    type: str
     required: true
   report:
     description: The report M(matbakh.hybrid_routing.rollback_report) returned.

@@ -176,9 +176,12 @@ options:
     elements: str
     default: []
   state_path:
-    description: JSON file keeping, per incident, its PagerDuty page (triggered or resolved) and its status page
-      incident across runs; empty remembers nothing.
-    type: path
+    description:
+      - JSON file keeping, per incident, its PagerDuty page (triggered or resolved) and its status page incident
+        across runs; empty remembers nothing.
+      - V(s3://bucket/key) keeps it in the shared store (the AWS options apply), written only over the version read
+        (If-Match), so that every controller and job of an environment shares it.
+    type: str
     default: ""
   validate_certs:
     description: Verify the receivers' TLS certificates.
@@ -323,8 +326,9 @@ from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._notify imp
     read_state,
     slack_message,
     summarize,
-    write_state,
+    update_state,
 )
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._records import RecordsError, in_s3
 
 URL_OPTIONS = ("slack_api_url", "pagerduty_events_url", "statuspage_api_url")
 # How often the end of a run looks for the result of its start phase, sent in the background.
@@ -417,8 +421,10 @@ class Notification:
         self.start = StartPhase(earlier if same_run and self.phase == "finish" else {}, self.budget)
         # What earlier runs of this incident sent (open or resolved page, the status page incident's id). A start
         # still sending in the background writes it too: the receivers that need it read it once that has ended.
-        self.state_path: str = self.params["state_path"]
+        path = self.params["state_path"]
+        self.state_path: str = path if not path or in_s3(path) else os.path.expanduser(path)
         self._state_lock = threading.Lock()
+        self.state_error: str | None = None
         self.incident: dict[str, Any] = self._read_incident()
         # A Level 3 start pages unless this incident's page was resolved and the run has nothing to turn off (a
         # re-run after a verified recovery); an escalation (a break-glass Level 2 paged) updates the open page.
@@ -426,14 +432,16 @@ class Notification:
         self.jobs: list[Job] = []
 
     def _read_incident(self) -> dict[str, Any]:
-        return read_state(self.state_path).get(self.key, {}) if self.state_path else {}
+        return read_state(self.state_path, self.params).get(self.key, {}) if self.state_path else {}
 
     def _remember(self, **values: Any) -> None:
         if self.state_path:
             with self._state_lock:
-                state = read_state(self.state_path)
-                state.setdefault(self.key, {}).update(values)
-                write_state(self.state_path, state)
+                try:
+                    update_state(self.state_path, self.key, values, self.params)
+                except RecordsError as exc:
+                    # Reported with the run's notifications; the message that was sent stays sent.
+                    self.state_error = str(exc)
 
     def _after_start(self) -> None:
         """For a receiver whose message depends on what the start sent: wait for it, then read the state again."""
@@ -617,9 +625,12 @@ def notify(frame: Frame) -> dict[str, Any]:
     sent = notification.send()
     earlier = notification.start.result() if notification.start.earlier else {}
     deliveries = list(earlier.get("deliveries") or []) + sent
+    summary = summarize(deliveries)
+    if notification.state_error:
+        summary += f" The incident's notification state was not kept: {notification.state_error}"
     return {"changed": False, "rollback_id": notification.rollback_id, "deliveries": deliveries,
             "failed_channels": [f"{item['channel']} {item['action']}" for item in deliveries if item["error"]],
-            "summary": summarize(deliveries)}
+            "summary": summary}
 
 
 ARGUMENT_SPEC: dict[str, Any] = dict(
@@ -649,7 +660,7 @@ ARGUMENT_SPEC: dict[str, Any] = dict(
     statuspage_page_id=dict(type="str", default=""),
     # Personal data: no_log keeps every number out of the result, the output and the run's log.
     phone_numbers=dict(type="list", elements="str", default=[], no_log=True),
-    state_path=dict(type="path", default=""),
+    state_path=dict(type="str", default=""),
     validate_certs=dict(type="bool", default=True),
     budget=dict(type="float", default=10.0),
     timeout=dict(type="float", default=10.0),

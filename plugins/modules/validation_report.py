@@ -40,8 +40,9 @@ options:
     description:
       - The registered results of the checks, by name - C(start) (M(matbakh.hybrid_routing.rollback_start)),
         C(service) (M(matbakh.hybrid_routing.service_info) with health), C(release) and C(lock) (check mode),
-        C(drills) (M(matbakh.hybrid_routing.drill_info)), and optionally C(drill_runs)
-        (M(matbakh.hybrid_routing.audit_trail_info) with the runs of the drills the validation ran).
+        C(drills) (M(matbakh.hybrid_routing.drill_info)), C(records) (M(matbakh.hybrid_routing.audit_trail_info)
+        of the environment's trail, with the runs of the drills the validation ran), and optionally C(drill_runs)
+        (the same result, when the validation ran drills).
     type: dict
     required: true
   people:
@@ -55,6 +56,14 @@ options:
     description: How many drill runs the validation made (0 outside staging).
     type: int
     default: 0
+  records:
+    description: Where the environment's audit trail is (a file, or V(s3://) in the shared store).
+    type: str
+    default: ""
+  production:
+    description: The inventory is production - its records must be in the shared store (C(hybrid_routing_production)).
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""

@@ -115,6 +115,8 @@ class ControllerAction(ActionBase):
 
     DOCUMENTATION: str
     SECRET_OPTIONS: frozenset[str] = frozenset()
+    # Options a doc fragment declares (the DOCUMENTATION's own options are read from it).
+    EXTRA_OPTIONS: dict[str, Any] = {}
     TRANSFERS_FILES = False
     _requires_connection = False
 
@@ -124,7 +126,7 @@ class ControllerAction(ActionBase):
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         del tmp
-        spec = argument_spec_from_documentation(self.DOCUMENTATION, self.SECRET_OPTIONS)
+        spec = dict(self.EXTRA_OPTIONS, **argument_spec_from_documentation(self.DOCUMENTATION, self.SECRET_OPTIONS))
         validation = ArgumentSpecValidator(spec).validate(dict(self._task.args))
         if validation.error_messages:
             result.update(failed=True, msg=f"Invalid arguments for {self._task.action}: "

@@ -71,6 +71,37 @@ def notify_check(channels: Any) -> dict[str, Any]:
     return {"check": "notification channels configured", "passed": "slack" in channels, "reason": reason}
 
 
+def records_check(audit: Any, location: str, production: bool) -> dict[str, Any]:
+    """Where the records are, whether their chain holds and whether the store keeps them (Object Lock)."""
+    name = "records in a shared store, chain intact, retention on"
+    problem = _failure(audit)
+    if problem is not None:
+        return {"check": name, "passed": False, "reason": f"the audit trail {location} cannot be read: {problem}"}
+    broken = audit.get("first_broken")
+    if broken:
+        where = broken.get("key") or f"line {broken.get('line')}"
+        return {"check": name, "passed": False,
+                "reason": f"the audit trail {location} is broken at {where} (seq {broken.get('seq')}): "
+                          f"{broken.get('reason')}"}
+    count = f"{audit.get('records', 0)} records, chain intact"
+    if not location.startswith("s3://"):
+        if production:
+            return {"check": name, "passed": False,
+                    "reason": f"the records are local ({location}; {count}): a job container's disk is gone when "
+                              "the job ends and every controller would keep a trail of its own. Set "
+                              "hybrid_routing_records_bucket (docs/audit.md)"}
+        return {"check": name, "passed": True, "reason": f"local ({location}; {count}), not a production inventory"}
+    retention = audit.get("retention") or {}
+    if not retention.get("enabled") or not retention.get("mode"):
+        return {"check": name, "passed": False,
+                "reason": f"{location}: {count}, but the bucket has no Object Lock default retention: a record "
+                          "could be deleted or overwritten. Turn on Object Lock with a default retention "
+                          "(docs/audit.md)"}
+    period = f"{retention['years']} years" if retention.get("years") else f"{retention.get('days')} days"
+    return {"check": name, "passed": True,
+            "reason": f"{location}: {count}; Object Lock {retention['mode']}, {period}"}
+
+
 def completeness(collection_root: str, targets: Any) -> list[dict[str, Any]]:
     """Every level has its roles, a target, a runbook section and a drill scenario. The drill scenarios are not
     in the published collection (they need the repository's sandbox): there, that part is not checked."""

@@ -200,7 +200,9 @@ def injected(credential: dict[str, str]) -> tuple[dict[str, str], dict[str, Any]
 
 
 def run_template(tmp_path: Path, name: str, answers: dict[str, Any], credential: dict[str, str],
-                 inventory: dict[str, Any], verbosity: int = 0) -> tuple[Any, dict[str, Any], str]:
+                 inventory: dict[str, Any], verbosity: int = 0, home: Path | None = None
+                 ) -> tuple[Any, dict[str, Any], str]:
+    """One job as AWX runs it: a private data dir of its own; with `home`, the container's (ephemeral) HOME."""
     import ansible_runner
 
     template = next(t for t in awx_vars()["awx_job_templates"] if t["name"] == name)
@@ -212,6 +214,9 @@ def run_template(tmp_path: Path, name: str, answers: dict[str, Any], credential:
     # No ANSIBLE_COLLECTIONS_PATH: in AWX the execution environment has the collection installed
     # (execution-environment.yml); here this virtualenv stands in for it (scripts/setup.sh links the collection).
     env.update(ANSIBLE_NOCOLOR="1")
+    if home is not None:
+        home.mkdir(parents=True)
+        env["HOME"] = str(home)
     # JSON (a YAML subset) of plain values: Ansible's loaded strings are tagged subclasses safe_dump refuses.
     (private / "env" / "envvars").write_text(json.dumps(env))
     (private / "env" / "extravars").write_text(json.dumps({**answers, **extra}))
