@@ -52,7 +52,7 @@ class ActionModule(ControllerAction):
     EXTRA_OPTIONS = AWS_ARGSPEC  # the shared store's connection (matbakh.hybrid_routing.aws), used for s3:// only
 
     def act(self, params: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
-        path = params["path"] if _records.in_s3(params["path"]) else os.path.expanduser(params["path"])
+        path = params["path"]
         content = render(params["template"] or DEFAULT_TEMPLATE, {
             "r": params["report"], "drill": params["drill"],
             "audit": params["audit"] if isinstance(params["audit"], dict) and params["audit"] else None,

@@ -31,7 +31,7 @@ def in_s3(location: str) -> bool:
 
 def split(location: str) -> tuple[str, str]:
     """(bucket, key) of s3://bucket/key."""
-    bucket, _, key = location[len(S3_SCHEME):].partition("/")
+    bucket, _slash, key = location[len(S3_SCHEME):].partition("/")
     if not bucket:
         raise RecordsError(f"{location} names no bucket: write s3://BUCKET/KEY")
     return bucket, key

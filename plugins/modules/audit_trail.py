@@ -40,7 +40,7 @@ options:
     description:
       - The trail file (created with mode 0600, its directory with 0700), or the environment's chain in the shared
         store, V(s3://bucket/prefix/) (the AWS options apply).
-    type: str
+    type: path
     required: true
   record:
     description: The record; the keys C(seq), C(prev) and C(hash) are the trail's own and are replaced.
@@ -111,7 +111,6 @@ finished_at:
 """
 
 import json
-import os
 import time
 from typing import Any
 
@@ -124,7 +123,6 @@ from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._audit impo
 )
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._aws import AWSAccess, AWSError, AWSFrame, call
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame import run_as_module
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._records import in_s3
 
 
 def ship(frame: AWSFrame, stored: dict[str, Any]) -> None:
@@ -145,7 +143,7 @@ def ship(frame: AWSFrame, stored: dict[str, Any]) -> None:
 
 
 ARGUMENT_SPEC: dict[str, Any] = dict(
-    path=dict(type="str", required=True),
+    path=dict(type="path", required=True),
     record=dict(type="dict", required=True),
     record_id=dict(type="str"),
     free_text=dict(type="list", elements="str",
@@ -169,7 +167,7 @@ def work(frame: AWSFrame) -> dict[str, Any]:
         frame.fail(f"The audit record holds what looks like personal data ({'; '.join(shown)}); nothing was "
                    "written. Refer to people by their configured ids and leave personal data out of free text.")
     record = redact(record, params["free_text"]) if found else record
-    path = params["path"] if in_s3(params["path"]) else os.path.expanduser(params["path"])
+    path = params["path"]
     try:
         existing = find(path, record_id, aws=params) if record_id else None
         if existing is not None:

@@ -27,7 +27,7 @@ options:
   path:
     description:
       - The trail file, or the chain's location in the shared store, V(s3://bucket/prefix/) (the AWS options apply).
-    type: str
+    type: path
     required: true
   fail_when_broken:
     description: Fail the task when the chain is broken (the message names the first broken record).
@@ -102,7 +102,6 @@ finished_at:
   sample: 1798012345.123
 """
 
-import os
 from typing import Any
 
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils import _records
@@ -110,7 +109,7 @@ from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._audit impo
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame import Frame, run_as_module
 
 ARGUMENT_SPEC: dict[str, Any] = dict(
-    path=dict(type="str", required=True),
+    path=dict(type="path", required=True),
     fail_when_broken=dict(type="bool", default=False),
     last=dict(type="int", default=0),
 )
@@ -139,7 +138,7 @@ def work(frame: Frame) -> dict[str, Any]:
     params = frame.params
     if params["last"] < 0:
         frame.fail(f"last must be 0 or more, got {params['last']}")
-    path = params["path"] if _records.in_s3(params["path"]) else os.path.expanduser(params["path"])
+    path = params["path"]
     try:
         found = verify(path, keep_last=params["last"], aws=params)
         found["retention"] = _records.store(path, params)[0].retention() if _records.in_s3(path) else None

@@ -35,7 +35,7 @@ attributes:
 options:
   path:
     description: Where to write the report, a file or V(s3://bucket/key).
-    type: str
+    type: path
     required: true
   report:
     description: The report M(matbakh.hybrid_routing.rollback_report) returned.

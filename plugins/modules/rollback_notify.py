@@ -181,7 +181,7 @@ options:
         across runs; empty remembers nothing.
       - V(s3://bucket/key) keeps it in the shared store (the AWS options apply), written only over the version read
         (If-Match), so that every controller and job of an environment shares it.
-    type: str
+    type: path
     default: ""
   validate_certs:
     description: Verify the receivers' TLS certificates.
@@ -328,7 +328,7 @@ from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._notify imp
     summarize,
     update_state,
 )
-from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._records import RecordsError, in_s3
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._records import RecordsError
 
 URL_OPTIONS = ("slack_api_url", "pagerduty_events_url", "statuspage_api_url")
 # How often the end of a run looks for the result of its start phase, sent in the background.
@@ -421,8 +421,7 @@ class Notification:
         self.start = StartPhase(earlier if same_run and self.phase == "finish" else {}, self.budget)
         # What earlier runs of this incident sent (open or resolved page, the status page incident's id). A start
         # still sending in the background writes it too: the receivers that need it read it once that has ended.
-        path = self.params["state_path"]
-        self.state_path: str = path if not path or in_s3(path) else os.path.expanduser(path)
+        self.state_path: str = self.params["state_path"]
         self._state_lock = threading.Lock()
         self.state_error: str | None = None
         self.incident: dict[str, Any] = self._read_incident()
@@ -660,7 +659,7 @@ ARGUMENT_SPEC: dict[str, Any] = dict(
     statuspage_page_id=dict(type="str", default=""),
     # Personal data: no_log keeps every number out of the result, the output and the run's log.
     phone_numbers=dict(type="list", elements="str", default=[], no_log=True),
-    state_path=dict(type="str", default=""),
+    state_path=dict(type="path", default=""),
     validate_certs=dict(type="bool", default=True),
     budget=dict(type="float", default=10.0),
     timeout=dict(type="float", default=10.0),
