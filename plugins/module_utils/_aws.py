@@ -94,7 +94,8 @@ class AWSTransientError(AWSError):
 class AWSAccess:
     """One boto3 session for a module run and the clients made from it."""
 
-    def __init__(self, params: dict[str, Any], service: str = "lambda"):
+    def __init__(self, params: dict[str, Any], service: str = "lambda", connect_timeout: float = 5,
+                 read_timeout: float = 20, max_attempts: int | None = None):
         if not params.get("region"):
             raise AWSError("region is not set: pass the option region (alias aws_region) or export AWS_REGION")
         self.params = params
@@ -115,7 +116,8 @@ class AWSAccess:
             region_name=params["region"],
         )
         # Retries (standard mode, jittered backoff on throttling and 5xx) are botocore's.
-        self.client = self._client(max(1, params.get("aws_max_attempts") or 5), connect_timeout=5, read_timeout=20)
+        self.client = self._client(max(1, max_attempts or params.get("aws_max_attempts") or 5),
+                                   connect_timeout=connect_timeout, read_timeout=read_timeout)
 
     def _client(self, max_attempts: int, connect_timeout: float, read_timeout: float) -> Any:
         from botocore.config import Config

@@ -451,7 +451,7 @@ def read_state(path: str, aws: dict[str, Any] | None = None) -> dict[str, Any]:
     read: a receiver is never held back by its bookkeeping (a lost state at worst repeats a page's trigger, which
     PagerDuty folds into the open incident by its dedup key)."""
     try:
-        bucket = _records.store(path, aws or {}) if _records.in_s3(path) else None
+        bucket = _records.store(path, aws or {}, quick=True) if _records.in_s3(path) else None
     except _records.RecordsError:
         return {}
     return _read_state(path, bucket)[0]

@@ -45,16 +45,21 @@ def join(location: str, *names: str) -> str:
 
 
 class S3:
-    """One bucket of the shared store, through the collection's boto3 session (module_utils/_aws.py)."""
+    """One bucket of the shared store, through the collection's boto3 session (module_utils/_aws.py).
 
-    def __init__(self, params: dict[str, Any], bucket: str):
+    The store is bounded like a receiver: a store that hangs costs a run at most about 20 s per call (3 attempts,
+    2 s to connect, 5 s to answer), and `quick` (the notification state, read between the level's actions) one
+    attempt of 2 s; botocore's standard retries (jittered) are the only ones."""
+
+    def __init__(self, params: dict[str, Any], bucket: str, quick: bool = False):
         from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._aws import HAS_BOTO3, AWSAccess, AWSError
 
         if not HAS_BOTO3:
             raise RecordsError(f"The records are in S3 (bucket {bucket}), which needs the Python library boto3: "
                                "install it (pip install boto3) or keep the records local")
         try:
-            self.client = AWSAccess(params, "s3").client
+            self.client = AWSAccess(params, "s3", connect_timeout=2, read_timeout=2 if quick else 5,
+                                    max_attempts=1 if quick else min(3, params.get("aws_max_attempts") or 3)).client
         except AWSError as exc:
             raise RecordsError(f"The records store s3://{bucket}: {exc}") from None
         self.bucket = bucket
@@ -111,10 +116,10 @@ class S3:
                 "days": default.get("Days") or None, "years": default.get("Years") or None}
 
 
-def store(location: str, params: dict[str, Any]) -> tuple[S3, str]:
+def store(location: str, params: dict[str, Any], quick: bool = False) -> tuple[S3, str]:
     """The bucket and key of an s3:// location."""
     bucket, key = split(location)
-    return S3(params, bucket), key
+    return S3(params, bucket, quick), key
 
 
 def read(location: str, params: dict[str, Any]) -> bytes | None:

@@ -177,3 +177,15 @@ def test_validate_fails_production_with_local_records(runner, moto_server, inven
                         inventory_vars=dict(common, hybrid_routing_records_bucket=store.bucket))
     line = verdict(shared.stdout)
     assert "PASS" in line and "Object Lock GOVERNANCE, 1 days" in line, line
+
+
+def test_validate_fails_a_store_without_retention(runner, moto_server):
+    """A bucket without Object Lock keeps records that anyone with write access can delete or overwrite."""
+    bucket = f"records-unlocked-{secrets.token_hex(3)}"
+    boto3.client("s3", endpoint_url=moto_server.url, region_name=moto_server.REGION, aws_access_key_id="testing",
+                 aws_secret_access_key="testing").create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": moto_server.REGION})
+    run = runner.run("playbooks/validate.yml", inventory_vars=dict(
+        aws_vars(moto_server), hybrid_routing_production=True, hybrid_routing_records_bucket=bucket))
+    line = verdict(run.stdout)
+    assert run.rc != 0 and "FAIL" in line and "no Object Lock default retention" in line, line
