@@ -4,6 +4,7 @@ fork the chain, and a record deleted, edited or reordered in the store is named.
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 
 import boto3
@@ -25,9 +26,9 @@ def s3_url():
 
 
 @pytest.fixture
-def store(s3_url, request):
+def store(s3_url):
     """A fresh Object Lock bucket; (client, aws options, chain location)."""
-    bucket = "records-" + request.node.name.replace("_", "-").lower()[:40]
+    bucket = f"records-{secrets.token_hex(6)}"
     client = boto3.client("s3", endpoint_url=s3_url, region_name=REGION, aws_access_key_id="a",
                           aws_secret_access_key="b")
     client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION},
@@ -68,52 +69,42 @@ def test_a_record_id_is_written_once(store):
     assert _audit.find(location, "rb-2:rollback", aws=aws) is None
 
 
-def _chain(client, aws, location, bucket, count=5):
-    for number in range(count):
-        _audit.append(location, {"event": "rollback", "record_id": f"r{number}"}, aws=aws)
-    return lambda seq: f"hybrid-routing/prod-eu/audit/records/{seq:012d}.json"
-
-
-def test_a_deleted_record_is_named(store):
-    client, aws, location, bucket = store
-    key = _chain(client, aws, location, bucket)
+def _delete(client, bucket, key):
     client.delete_object(Bucket=bucket, Key=key(3))  # a delete marker: the locked version stays in the bucket
-    found = _audit.verify(location, aws=aws)
-    assert not found["valid"]
-    assert found["first_broken"]["seq"] == 3
-    assert found["first_broken"]["key"] == f"s3://{bucket}/{key(3)}"
-    assert "missing (deleted)" in found["first_broken"]["reason"]
 
 
-def test_a_deleted_last_record_is_found_by_the_head(store):
-    client, aws, location, bucket = store
-    key = _chain(client, aws, location, bucket)
+def _delete_last(client, bucket, key):
     client.delete_object(Bucket=bucket, Key=key(5))
-    found = _audit.verify(location, aws=aws)
-    assert found["first_broken"]["seq"] == 5
-    assert "the head names seq 5" in found["first_broken"]["reason"]
 
 
-def test_an_edited_record_is_named(store):
-    client, aws, location, bucket = store
-    key = _chain(client, aws, location, bucket)
+def _edit(client, bucket, key):
     record = json.loads(client.get_object(Bucket=bucket, Key=key(2))["Body"].read())
     record["outcome"] = "success"
     client.put_object(Bucket=bucket, Key=key(2), Body=json.dumps(record).encode())
-    found = _audit.verify(location, aws=aws)
-    assert found["first_broken"]["seq"] == 2
-    assert "edited" in found["first_broken"]["reason"]
 
 
-def test_reordered_records_are_named(store):
-    client, aws, location, bucket = store
-    key = _chain(client, aws, location, bucket)
+def _swap(client, bucket, key):
     second, third = (client.get_object(Bucket=bucket, Key=key(seq))["Body"].read() for seq in (2, 3))
     client.put_object(Bucket=bucket, Key=key(2), Body=third)
     client.put_object(Bucket=bucket, Key=key(3), Body=second)
+
+
+@pytest.mark.parametrize("tamper, seq, reason", [
+    (_delete, 3, "it is missing (deleted): the next record in the store is seq 4"),
+    (_delete_last, 5, "it is missing (deleted): the head names seq 5 as the last record"),
+    (_edit, 2, "its content does not match its hash (edited)"),
+    (_swap, 2, "it holds record seq 3 (moved or reordered)"),
+], ids=["deleted", "deleted-last", "edited", "reordered"])
+def test_a_changed_record_is_named(store, tamper, seq, reason):
+    client, aws, location, bucket = store
+    for number in range(5):
+        _audit.append(location, {"event": "rollback", "record_id": f"r{number}"}, aws=aws)
+    assert _audit.verify(location, aws=aws)["valid"]
+    tamper(client, bucket, lambda number: f"hybrid-routing/prod-eu/audit/records/{number:012d}.json")
     found = _audit.verify(location, aws=aws)
-    assert found["first_broken"]["seq"] == 2
-    assert "holds record seq 3" in found["first_broken"]["reason"]
+    assert not found["valid"]
+    assert found["first_broken"] == {"line": None, "seq": seq, "reason": reason,
+                                     "key": f"s3://{bucket}/hybrid-routing/prod-eu/audit/records/{seq:012d}.json"}
 
 
 def test_a_writer_after_a_lost_race_appends_after_the_winner(store, monkeypatch):
