@@ -83,8 +83,15 @@ class _NoAnswer(Exception):
         self.tls = tls
 
 
-# Names of the exceptions (http.client's, urllib3's, requests') that mean the peer closed the connection unanswered.
-_CLOSED = frozenset({"RemoteDisconnected", "ProtocolError", "IncompleteRead", "ChunkedEncodingError"})
+def _closed() -> tuple[type[BaseException], ...]:
+    """The exceptions (the socket's, http.client's, urllib3's, requests') that mean the peer closed the connection
+    unanswered."""
+    from http.client import IncompleteRead, RemoteDisconnected
+
+    from urllib3.exceptions import ProtocolError
+
+    return (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, RemoteDisconnected, IncompleteRead,
+            ProtocolError, requests.exceptions.ChunkedEncodingError)
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
@@ -114,9 +121,9 @@ def _no_answer(exc: BaseException) -> _NoAnswer:
             return _NoAnswer("connection refused")
         if isinstance(cause, socket.gaierror):
             return _NoAnswer(f"the host name could not be resolved ({cause.strerror})")
+    closed = _closed()
     for cause in causes:
-        if isinstance(cause, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)) or \
-                type(cause).__name__ in _CLOSED:
+        if isinstance(cause, closed):
             return _NoAnswer("the connection was closed without a response")
     for cause in causes:
         if isinstance(cause, OSError) and cause.strerror:
