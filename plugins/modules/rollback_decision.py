@@ -70,9 +70,8 @@ EXAMPLES = r"""
 RETURN = r"""
 refused_inputs:
   description:
-    - The names the run may not take (a name the frame or the playbook sets itself, given with C(-e); an action
-      role's input; a private name). The task fails before anything is read or written, and the frame sends no
-      notification for the run.
+    - The names the automatic rollback may not take, refused as the levels refuse them (see the return value
+      C(refused_inputs) of M(matbakh.hybrid_routing.rollback_start)); nothing is read or written.
   returned: when the run is refused for them
   type: list
   elements: str
