@@ -10,7 +10,7 @@ import signal
 
 import pytest
 
-from hrtest import REPO, http, wait_for
+from hrtest import REPO, aws_vars, http, wait_for
 
 LEVEL2 = "playbooks/rollback_level2.yml"
 LEVEL3 = "playbooks/rollback_level3.yml"
@@ -438,12 +438,14 @@ def test_rollforward_leaves_changes_made_during_the_incident(runner, api):
     assert all(api.flags()[name] for name in HYBRID_FLAGS)
 
 
-def test_the_prod_inventory_rolls_forward(runner, api, tmp_path):
-    """Tried as a new user would: the example prod inventory, pointed at the sandbox (issue 6, point 5)."""
+def test_the_prod_inventory_rolls_forward(runner, api, tmp_path, moto_server):
+    """Tried as a new user would: the example prod inventory, pointed at the sandbox (issue 6, point 5), and its
+    records store (issue 19) at moto, where the sandbox's aws-seed made the bucket the inventory names."""
     # The prod inventory names people (issue 8): a roll-forward is requested by an engineering manager.
+    aws = [arg for name, value in aws_vars(moto_server).items() for arg in ("-e", f"{name}={value}")]
     run = runner.run(ROLLFORWARD, "-i", str(REPO / "inventories" / "prod"), "-l", "prod-eu",
                      "-e", f"hybrid_routing_api_base={api.base}", "-e", f"hybrid_routing_state_dir={tmp_path}",
-                     "-e", "hybrid_routing_requester=mark")
+                     "-e", "hybrid_routing_requester=mark", *aws)
     assert run.rc == 0, run.output
     assert "Roll-forward of prod-eu: done" in " ".join(run.stdout.split())
     assert "Nothing to roll forward" in " ".join(run.stdout.split())
