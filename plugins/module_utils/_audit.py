@@ -310,13 +310,14 @@ class S3Chain:
         except _records.RecordsError as exc:
             raise AuditError(f"Cannot read the audit trail {self.location}: {exc}") from None
         records = [found[0] if found else None for found in bodies]
+        parsed = [record for record in records if isinstance(record, dict)]
+        last = parsed[-keep_last:] if keep_last else []
         expected_prev, expected_seq = GENESIS, 1
 
         def broken(key: str, seq: int | None, reason: str) -> dict[str, Any]:
             return {"valid": False, "records": len(keys),
                     "first_broken": {"line": None, "seq": seq, "key": self._where(key), "reason": reason},
-                    "last_hash": expected_prev,
-                    "last_records": [r for r in records if isinstance(r, dict)][-keep_last:] if keep_last else []}
+                    "last_hash": expected_prev, "last_records": last}
 
         for key, record in zip(keys, records, strict=True):
             seq = _seq_of(key)
@@ -336,7 +337,6 @@ class S3Chain:
         if head and isinstance(head.get("seq"), int) and head["seq"] >= expected_seq:
             return broken(self._key(expected_seq), expected_seq,
                           f"it is missing (deleted): the head names seq {head['seq']} as the last record")
-        last = [r for r in records if isinstance(r, dict)][-keep_last:] if keep_last else []
         return {"valid": True, "records": len(keys), "first_broken": None, "last_hash": expected_prev,
                 "last_records": last}
 

@@ -449,19 +449,16 @@ def deliver(jobs: list[Job], budget: Budget) -> list[dict[str, Any]]:
 def read_state(path: str, aws: dict[str, Any] | None = None) -> dict[str, Any]:
     """The notification state (per incident) at a file or an s3:// location; {} when there is none or it cannot be
     read: a receiver is never held back by its bookkeeping (a lost state at worst repeats a page's trigger, which
-    PagerDuty folds into the open incident by its dedup key)."""
-    try:
-        bucket = _records.store(path, aws or {}, quick=True) if _records.in_s3(path) else None
-    except _records.RecordsError:
-        return {}
-    return _read_state(path, bucket)[0]
+    PagerDuty folds into the open incident by its dedup key). In S3 one attempt of 2 s (read between the actions)."""
+    return _read_state(path, aws, quick=True)[0]
 
 
-def _read_state(path: str, bucket: tuple[_records.S3, str] | None) -> tuple[dict[str, Any], str | None]:
+def _read_state(path: str, aws: dict[str, Any] | None, quick: bool = False) -> tuple[dict[str, Any], str | None]:
+    """The state and the version read (the S3 object's ETag; None on disk or when there is none)."""
     try:
-        if bucket is not None:
-            found = bucket[0].get(bucket[1])
-            content, version = (found[0], found[1]) if found else (None, None)
+        if _records.in_s3(path):
+            bucket, key = _records.store(path, aws or {}, quick)
+            content, version = bucket.get(key) or (None, None)
         else:
             content, version = _records.read(path, {}), None
         state = json.loads(content) if content else {}
@@ -473,17 +470,17 @@ def _read_state(path: str, bucket: tuple[_records.S3, str] | None) -> tuple[dict
 def update_state(path: str, key: str, values: dict[str, Any], aws: dict[str, Any] | None = None) -> None:
     """Merge values into one incident's state. In S3 the write is conditional on the version read (If-Match), so
     that two controllers notifying at once do not drop each other's incidents; on disk the replace is atomic."""
-    bucket = _records.store(path, aws or {}) if _records.in_s3(path) else None
-    for _attempt in range(10):
-        state, version = _read_state(path, bucket)
+    for attempt in range(10):
+        state, version = _read_state(path, aws)
         state.setdefault(key, {}).update(values)
         body = json.dumps(state, indent=2, sort_keys=True).encode()
-        if bucket is None:
+        if not _records.in_s3(path):
             _records.write(path, {}, body)
             return
-        if bucket[0].put(bucket[1], body, only_if=version or "absent"):
+        bucket, object_key = _records.store(path, aws or {})
+        if bucket.put(object_key, body, only_if=version or "absent"):
             return
-        time.sleep(random.uniform(0, 0.05 * (_attempt + 1)))  # spreads writers that lost together
+        time.sleep(random.uniform(0, 0.05 * (attempt + 1)))  # spreads writers that lost together
     raise _records.RecordsError(f"The notification state {path} changed under every one of 10 writes; try again")
 
 

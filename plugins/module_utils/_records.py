@@ -18,6 +18,16 @@ from __future__ import annotations
 import os
 from typing import Any
 
+# _aws imports boto3 only when a client is made.
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._aws import (
+    AWS_ARGSPEC,
+    HAS_BOTO3,
+    AWSAccess,
+    AWSError,
+    call,
+)
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame import Frame, ModuleFailed
+
 S3_SCHEME = "s3://"
 
 
@@ -37,11 +47,7 @@ def split(location: str) -> tuple[str, str]:
     return bucket, key
 
 
-def join(location: str, *names: str) -> str:
-    """A location below another (a directory, or a key prefix in S3)."""
-    if in_s3(location):
-        return "/".join([location.rstrip("/"), *(name.strip("/") for name in names)])
-    return os.path.join(location, *names)
+_CLIENTS: dict[tuple[Any, ...], Any] = {}
 
 
 class S3:
@@ -52,22 +58,24 @@ class S3:
     attempt of 2 s; botocore's standard retries (jittered) are the only ones."""
 
     def __init__(self, params: dict[str, Any], bucket: str, quick: bool = False):
-        from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._aws import HAS_BOTO3, AWSAccess, AWSError
-
         if not HAS_BOTO3:
             raise RecordsError(f"The records are in S3 (bucket {bucket}), which needs the Python library boto3: "
                                "install it (pip install boto3) or keep the records local")
-        try:
-            self.client = AWSAccess(params, "s3", connect_timeout=2, read_timeout=2 if quick else 5,
-                                    max_attempts=1 if quick else min(3, params.get("aws_max_attempts") or 3)).client
-        except AWSError as exc:
-            raise RecordsError(f"The records store s3://{bucket}: {exc}") from None
+        # One client per connection and process: a report, its log and the chain's calls share it (a boto3 session
+        # costs about 0.1 s of CPU to make).
+        connection = (quick, *(params.get(name) for name in AWS_ARGSPEC))
+        if connection not in _CLIENTS:
+            try:
+                _CLIENTS[connection] = AWSAccess(
+                    params, "s3", connect_timeout=2, read_timeout=2 if quick else 5,
+                    max_attempts=1 if quick else min(3, params.get("aws_max_attempts") or 3)).client
+            except AWSError as exc:
+                raise RecordsError(f"The records store s3://{bucket}: {exc}") from None
+        self.client = _CLIENTS[connection]
         self.bucket = bucket
 
     def _call(self, what: str, method: Any, absent: tuple[int, ...] = (), **kwargs: Any) -> Any:
         """One call; None where its HTTP status is in `absent` (not found, or a condition that failed)."""
-        from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._aws import AWSError, call
-
         where = kwargs.get("Key", kwargs.get("Prefix", ""))
         try:
             return call(f"{what} s3://{self.bucket}/{where}", method, Bucket=self.bucket, **kwargs)
@@ -154,18 +162,13 @@ def write(location: str, params: dict[str, Any], content: bytes, content_type: s
         raise RecordsError(f"Cannot write {location}: {exc.strerror or exc}") from None
 
 
-def frame_class() -> type:
+class RecordsFrame(Frame):
     """The frame of a module whose records may be local or in S3: the AWS options (used only for s3://), and a
-    store that cannot be reached as the module's failure. Made on demand so that _aws is imported with it."""
-    from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._aws import AWS_ARGSPEC
-    from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame import Frame, ModuleFailed
+    store that cannot be reached as the module's failure. Unlike AWSFrame, a local trail needs no boto3."""
 
-    class RecordsFrame(Frame):
-        @classmethod
-        def argument_spec(cls, module_spec: dict[str, Any]) -> dict[str, Any]:
-            return dict(AWS_ARGSPEC, **module_spec)
+    @classmethod
+    def argument_spec(cls, module_spec: dict[str, Any]) -> dict[str, Any]:
+        return dict(AWS_ARGSPEC, **module_spec)
 
-        def failure(self, exc: Exception) -> ModuleFailed | None:
-            return ModuleFailed(str(exc)) if isinstance(exc, RecordsError) else None
-
-    return RecordsFrame
+    def failure(self, exc: Exception) -> ModuleFailed | None:
+        return ModuleFailed(str(exc)) if isinstance(exc, RecordsError) else None

@@ -113,7 +113,7 @@ ARGUMENT_SPEC: dict[str, Any] = dict(
     fail_when_broken=dict(type="bool", default=False),
     last=dict(type="int", default=0),
 )
-FRAME = _records.frame_class()
+FRAME = _records.RecordsFrame
 
 
 def summary(path: str, found: dict[str, Any]) -> str:
