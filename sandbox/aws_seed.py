@@ -106,12 +106,13 @@ def ensure_records_bucket(endpoint_url: str, region: str, bucket: str = RECORDS_
 
     s3 = boto3.session.Session(region_name=region, **DUMMY_CREDENTIALS).client("s3", endpoint_url=endpoint_url)
     try:
-        s3.head_bucket(Bucket=bucket)
-        action = "exists"
-    except s3.exceptions.ClientError:
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region},
                          ObjectLockEnabledForBucket=True)
         action = "created"
+    except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
+        # Create first and take "already yours" as success: a HEAD that fails for any other reason (a slow moto)
+        # must not lead to a create that then fails.
+        action = "exists"
     s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration={
         "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": RECORDS_RETENTION}})
     log(f"s3 bucket {bucket}: Object Lock {RECORDS_RETENTION['Mode']}, {RECORDS_RETENTION['Days']} day ({action})")

@@ -320,8 +320,10 @@ class Moto:
 
     def seed(self) -> None:
         """(Re)create the functions with versions 1-3 and alias live -> 3."""
-        subprocess.run([sys.executable, "-m", "sandbox", "aws-seed", "--endpoint-url", self.url, "--region",
-                        self.REGION], cwd=REPO, check=True, capture_output=True)
+        done = subprocess.run([sys.executable, "-m", "sandbox", "aws-seed", "--endpoint-url", self.url, "--region",
+                               self.REGION], cwd=REPO, capture_output=True, text=True)
+        # The seed's own words on failure: a bare CalledProcessError says nothing of what moto answered.
+        assert done.returncode == 0, f"aws-seed failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
 
     def start_recording(self) -> None:
         request = urllib.request.Request(f"{self.url}/moto-api/recorder/start-recording", data=b"", method="POST")
