@@ -32,6 +32,14 @@ options:
     type: list
     elements: str
     default: []
+  baseline:
+    description:
+      - The result of an earlier run of this module (its V(flags), V(routing) and V(releases)), to compare the
+        service with. RV(differences) then names every flag, the routing and the current release that are not as
+        they were. A drill records the baseline before it acts and checks that it leaves the environment as it
+        began.
+      - Only the parts both read are compared. Nothing fails here; the caller decides.
+    type: dict
 seealso:
   - module: matbakh.hybrid_routing.state_snapshot
 """
@@ -43,6 +51,13 @@ EXAMPLES = r"""
     gather: [health, flags, lock]
     require_flags: "{{ hybrid_routing_flags }}"
   register: service
+
+- name: A drill leaves the environment as it began
+  matbakh.hybrid_routing.service_info:
+    gather: [flags, routing, releases]
+    baseline: "{{ drill_baseline }}"
+  register: now
+  failed_when: now.differences | length > 0
 """
 
 RETURN = r"""
@@ -76,6 +91,12 @@ lock:
   returned: when O(gather) contains V(lock)
   type: dict
   sample: {"held": false}
+differences:
+  description: What is not as in O(baseline), one line each (empty when all is as it was).
+  returned: when O(baseline) is set
+  type: list
+  elements: str
+  sample: ["flag hybrid_routing is false, was true", "routing mode is mcp_only, was hybrid"]
 finished_at:
   description:
     - When the module finished, in epoch seconds, by the clock of the host that ran it (the controller for the
@@ -120,7 +141,39 @@ def gather(frame: AdminAPIFrame) -> dict[str, Any]:
     if "snapshot" in parts:
         stored = api.snapshot()
         result["snapshot"] = stored.get("snapshot") if stored else None
+    if frame.params["baseline"] is not None:
+        result["differences"] = differences(frame.params["baseline"], result)
     return result
+
+
+def differences(baseline: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """Each flag, the routing (mode and weights) and the current release that differ from the baseline."""
+    found = []
+    if isinstance(baseline.get("flags"), dict) and "flags" in now:
+        for name in sorted(set(baseline["flags"]) | set(now["flags"])):
+            was, is_ = baseline["flags"].get(name), now["flags"].get(name)
+            if was != is_:
+                found.append(f"flag {name} is {_text(is_)}, was {_text(was)}")
+    if isinstance(baseline.get("routing"), dict) and "routing" in now:
+        for key in ("mode", "weights"):
+            was, is_ = baseline["routing"].get(key), now["routing"].get(key)
+            if was != is_:
+                found.append(f"routing {key} is {_text(is_)}, was {_text(was)}")
+    if isinstance(baseline.get("releases"), dict) and "releases" in now:
+        was, is_ = baseline["releases"].get("current"), now["releases"].get("current")
+        if was != is_:
+            found.append(f"release is {_text(is_)}, was {_text(was)}")
+    return found
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "absent"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {value[key]}" for key in sorted(value))
+    return str(value)
 
 
 ARGUMENT_SPEC: dict[str, Any] = dict(
@@ -131,6 +184,7 @@ ARGUMENT_SPEC: dict[str, Any] = dict(
         choices=["health", "flags", "routing", "releases", "lock", "snapshot"],
     ),
     require_flags=dict(type="list", elements="str", default=[]),
+    baseline=dict(type="dict"),
 )
 FRAME = AdminAPIFrame
 

@@ -1,6 +1,7 @@
 """The monthly drills as molecule runs them (molecule 25+, ansible-native, no containers): each scenario starts the
 sandbox, runs its level in drill mode, proves idempotence, replays the incident under a faulty API and verifies
-the end state, the target and the drill markings; and verify fails when the service is not as the level leaves it."""
+rolls forward and verifies that the environment is as the drill found it, the target and the drill markings; and
+verify fails when the drill leaves the environment rolled back."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from hrtest import BIN, REPO, http
+import yaml
+
+from hrtest import BIN, REPO, Sandbox, aws_vars, http
 
 SCENARIOS = ("level1_drill", "level2_drill", "level3_drill", "dr_drill")
 # The drills as the documentation gives them (test_documented_commands.py leaves these to this test: every drill
@@ -20,10 +23,11 @@ DOCUMENTED = tuple(f"molecule test -s {scenario}" for scenario in SCENARIOS)
 DRILL_API = "http://127.0.0.1:18887"  # extensions/molecule/inventory/group_vars/all.yml
 
 
-def molecule(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+def molecule(*args: str, timeout: float = 600, **environment: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PATH=f"{BIN}:{os.environ.get('PATH', '')}", NO_COLOR="1", ANSIBLE_NOCOLOR="1")
     for name in ("ADMIN_TOKEN", "SLACK_WEBHOOK_URL", "SLACK_TOKEN", "PAGERDUTY_ROUTING_KEY", "DRILL_INVENTORY"):
         env.pop(name, None)
+    env.update(environment)
     return subprocess.run([str(BIN / "molecule"), *args], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=timeout, check=False)
 
@@ -44,22 +48,67 @@ def test_the_monthly_drills_pass_and_verify_catches_a_wrong_end_state():
         timings[scenario] = round(time.monotonic() - started, 1)
         output = run.stdout + run.stderr
         assert run.returncode == 0, output[-6000:]
-        assert "actions=8  successful=8  disabled=0  skipped=0  missing=0  failed=0" in output, output[-3000:]
+        assert "actions=9  successful=9  disabled=0  skipped=0  missing=0  failed=0" in output, output[-3000:]
         assert re.search(rf"{scenario}\W+idempotence: Executed: Successful", output), output[-3000:]
         assert "All assertions passed" in output
     print(f"drill wall times (s): {timings}")
 
 
 def verify_catches_a_wrong_end_state() -> None:
+    """Converge without the side effect (which rolls forward): staging would be left rolled back, and verify says
+    what is not as the drill found it."""
     try:
-        for step in ("create", "converge"):
-            run = molecule(step, "-s", "level1_drill")
-            assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+        run = molecule("converge", "-s", "level1_drill")  # create, prepare (the baseline), converge
+        assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
         token = (ephemeral("level1_drill") / "sandbox" / "admin_token").read_text().strip()
-        status, body = http("PATCH", f"{DRILL_API}/admin/feature-flags", token, {"flags": {"hybrid_routing": True}})
-        assert status == 200, body
+        status, flags = http("GET", f"{DRILL_API}/admin/feature-flags", token)
+        assert status == 200 and flags["flags"]["hybrid_routing"]["enabled"] is False, flags
         verify = molecule("verify", "-s", "level1_drill")
+        output = verify.stdout + verify.stderr
         assert verify.returncode != 0
-        assert "The drill did not leave the service as its level must" in verify.stdout + verify.stderr
+        assert "The drill did not leave the environment as it began: flag hybrid_routing is false, was true" in output
     finally:
         molecule("destroy", "-s", "level1_drill")
+
+
+def staging_inventory(directory: Path, staging: Sandbox, moto) -> Path:
+    """inventories/staging as it is, with its API and AWS pointed at the stand-ins (a second sandbox, moto)."""
+    source = REPO / "inventories" / "staging"
+    (directory / "group_vars").mkdir(parents=True)
+    (directory / "hosts.yml").write_text((source / "hosts.yml").read_text())
+    variables = yaml.safe_load((source / "group_vars" / "all.yml").read_text())
+    variables.update(aws_vars(moto), hybrid_routing_api_base=staging.base, hybrid_routing_validate_certs=False,
+                     hybrid_routing_requester="alice")
+    (directory / "group_vars" / "all.yml").write_text(yaml.safe_dump(variables))
+    return directory
+
+
+def staging_as_found(staging: Sandbox) -> dict:
+    routing = staging.get("/admin/routing")
+    return {"flags": staging.flags(), "routing": {key: routing[key] for key in ("mode", "weights")},
+            "release": staging.get("/admin/releases")["current"]}
+
+
+def test_a_drill_of_staging_leaves_staging_as_it_found_it(tmp_path, moto_server):
+    """The Level 2 drill against inventories/staging, with a second sandbox standing in for staging: a staging that
+    is not the seed's (a flag off, other weights) is left exactly so."""
+    (tmp_path / "staging").mkdir()
+    staging = Sandbox(tmp_path / "staging")
+    try:
+        assert http("PATCH", f"{staging.base}/admin/feature-flags", staging.token,
+                    {"flags": {"bedrock_support_mode": False}})[0] == 200
+        status, body = http("PUT", f"{staging.base}/admin/routing", staging.token,
+                            {"mode": "hybrid", "weights": {"direct": 90, "mcp": 10}})
+        assert status == 200, body
+        found = staging_as_found(staging)
+        inventory = staging_inventory(tmp_path / "inventory", staging, moto_server)
+        run = molecule("test", "-s", "level2_drill", DRILL_INVENTORY=os.path.relpath(inventory, REPO),
+                       ADMIN_TOKEN=staging.token)
+        output = run.stdout + run.stderr
+        assert run.returncode == 0, output[-6000:]
+        assert "All assertions passed" in output
+        modes = [change for change in staging.changes() if change.get("path") == "/admin/routing"]
+        assert modes, "the drill acted on staging"
+        assert staging_as_found(staging) == found
+    finally:
+        staging.stop()

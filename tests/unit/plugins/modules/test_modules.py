@@ -205,6 +205,23 @@ def test_info_require_flags_names_the_unknown(run_module):
     assert code == 1 and result["unknown"] == ["nope"]
 
 
+def test_info_names_what_is_not_as_in_the_baseline(run_module):
+    code, before = run_module(service_info, {"gather": ["flags", "routing", "releases"]})
+    code, same = run_module(service_info, {"gather": ["flags", "routing", "releases"], "baseline": before})
+    assert code == 0 and same["differences"] == []
+
+    def drilled(api):
+        api.state["flags"]["hybrid_routing"] = False
+        api.state["routing"]["mode"] = "mcp_only"
+
+    code, after = run_module(service_info, {"gather": ["flags", "routing", "releases"], "baseline": before}, drilled)
+    assert code == 0, "the caller decides"
+    assert after["differences"] == ["flag hybrid_routing is false, was true",
+                                    f"routing mode is mcp_only, was {before['routing']['mode']}"]
+    assert service_info.differences({"releases": {"current": "r2"}}, {"releases": {"current": "r1"}}) == [
+        "release is r1, was r2"]
+
+
 # -- rollback_lock ---------------------------------------------------------------------------------------------
 
 def held_by_bob(api):
