@@ -16,6 +16,9 @@ HTTP (one port):
   POST /statuspage/v1/pages/<id>/incidents  Statuspage: 201 with the incident
   PATCH /statuspage/v1/pages/<id>/incidents/<incident id>
   GET /statuspage/v1/pages/<id>/incidents/unresolved    Statuspage: the page's incidents not resolved yet (a list)
+  GET /awx/api/v2/workflow_jobs/<id>/workflow_nodes/   AWX: a workflow job's nodes (bearer token), as set with
+  GET /awx/api/v2/workflow_approvals/<id>/             PUT /_sink/awx {"token": ..., "workflow_jobs": {id: [node, ...]},
+                                                       "workflow_approvals": {id: approval}} (AWX's serializers' fields)
 SMTP (--smtp-port): aiosmtpd with STARTTLS (a self-signed certificate made at start) and, with --smtp-username and
 SINK_SMTP_PASSWORD in the environment, AUTH required after STARTTLS.
 """
@@ -39,6 +42,7 @@ from typing import Any
 
 PAGERDUTY_ACTIONS = ("trigger", "acknowledge", "resolve")
 STATUSPAGE_INCIDENTS = re.compile(r"^/statuspage/v1/pages/([^/]+)/incidents(?:/([^/]+))?$")
+AWX_API = re.compile(r"^/awx/api/v2/(workflow_jobs/(\d+)/workflow_nodes|workflow_approvals/(\d+))/(?:\?.*)?$")
 
 
 class Recorder:
@@ -53,6 +57,7 @@ class Recorder:
         self.pages: list[dict[str, Any]] = []  # a trigger that opened an incident: somebody's phone rang
         self.open_incidents: dict[str, str] = {}  # dedup_key -> summary
         self.statuspage: dict[str, dict[str, Any]] = {}
+        self.awx: dict[str, Any] = {}  # the AWX controller's records a test sets: workflow jobs' nodes, approvals
 
     def _append(self, kind: str, record: dict[str, Any]) -> None:
         with open(self.state_dir / "requests.jsonl", "a", encoding="utf-8") as handle:
@@ -84,6 +89,7 @@ class Recorder:
             self.pages.clear()
             self.open_incidents.clear()
             self.statuspage.clear()
+            self.awx.clear()
 
 
 def make_handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
@@ -124,6 +130,8 @@ def make_handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
                     self._answer(200, {"incidents": list(recorder.statuspage.values())})
             elif STATUSPAGE_INCIDENTS.match(self.path):
                 self._receive("GET")
+            elif AWX_API.match(self.path):
+                self._awx(AWX_API.match(self.path))
             else:
                 self._answer(404, {"error": "not_found"})
 
@@ -140,6 +148,10 @@ def make_handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
                 with recorder.lock:
                     recorder.faults.update({str(key): dict(value) for key, value in body.items()})
                 self._answer(200, {"faults": recorder.faults})
+            elif self.path == "/_sink/awx" and isinstance(body, dict):
+                with recorder.lock:
+                    recorder.awx = body
+                self._answer(200, {"awx": True})
             else:
                 self._answer(404, {"error": "not_found"})
 
@@ -148,6 +160,23 @@ def make_handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             self._receive("POST")
+
+        def _awx(self, match: re.Match) -> None:
+            """AWX's API, the two reads the collection makes: who approved a workflow job's approval node."""
+            recorder.record({"method": "GET", "path": self.path.split("?")[0], "body": None})
+            with recorder.lock:
+                awx = dict(recorder.awx)
+            if self.headers.get("Authorization") != f"Bearer {awx.get('token')}":
+                self._answer(401, {"detail": "Authentication credentials were not provided."})
+            elif match.group(2):
+                nodes = (awx.get("workflow_jobs") or {}).get(match.group(2))
+                if nodes is None:
+                    self._answer(404, {"detail": "Not found."})
+                else:
+                    self._answer(200, {"count": len(nodes), "next": None, "previous": None, "results": nodes})
+            else:
+                approval = (awx.get("workflow_approvals") or {}).get(match.group(3))
+                self._answer(200 if approval else 404, approval or {"detail": "Not found."})
 
         def _hang(self, seconds: float) -> None:
             """Accept and never answer, until the client closes the connection (or the seconds are over)."""

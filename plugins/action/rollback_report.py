@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._notify import who
 from ansible_collections.matbakh.hybrid_routing.plugins.modules.rollback_report import DOCUMENTATION
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._authorization import not_enforced
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import ControllerAction
@@ -42,9 +43,13 @@ class ActionModule(ControllerAction):
         if authorization is None and not params["people_named"] and params["trigger"] == "manual":
             authorization = not_enforced(report["level"], report["direction"], report["operator"], "")
         report["authorization"] = authorization
-        if authorization and (not authorization.get("enforced") or authorization.get("break_glass")):
+        report["approver"] = who(report)[1]
+        plainly = ("break_glass", "refused")
+        if authorization and (not authorization.get("enforced") or any(authorization.get(key) for key in plainly)):
             report["summary"] += f" {authorization['reason']}"  # said plainly wherever the summary goes
         report["audit"] = audit_record(report, params["results"])
+        # The artifact AWX keeps links to the records (docs/audit.md): the trail, this run's record, its report.
+        report["records"] = dict(params["records"] or {}, record_id=report["audit"]["record_id"])
         if report["rollback_id"] != "not started":
             report["timeline"] = timeline(params["run"], params["results"], report)
             report["follow_ups"] = follow_ups(time.time())

@@ -11,6 +11,7 @@ from typing import Any
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._awx import recorded_approval
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._notify import configured_channels
 from ansible_collections.matbakh.hybrid_routing.plugins.modules.rollback_start import DOCUMENTATION
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._authorization import decide
@@ -49,9 +50,12 @@ class ActionModule(ControllerAction):
         automatic = boolean(wanted.get("automatic") or False, strict=False)
         if not (wanted.get("people") or automatic):
             return {"changed": False, "run": run}
+        # The approver AWX recorded for the workflow that launched this job, where it can be read; else the
+        # survey's (a claim, and the record says so).
+        approval = None if automatic else recorded_approval(task_vars, os.environ, str(wanted.get("approver") or ""))
         decision = decide(run["level"], run["direction"], str(wanted.get("requester") or operator),
                           str(wanted.get("approver") or ""), wanted.get("people") or {},
                           str(wanted.get("break_glass_reason") or ""), automatic,
-                          str(wanted.get("trigger") or ""), int(wanted.get("ceiling") or 0))
+                          str(wanted.get("trigger") or ""), int(wanted.get("ceiling") or 0), approval)
         # A refused run still has its id: the report and the audit record name it.
         return dict(decision, run=run)

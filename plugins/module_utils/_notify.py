@@ -80,24 +80,32 @@ def label(report: dict[str, Any]) -> str:
     return f"Level {report.get('level')} rollback"
 
 
-def _who(report: dict[str, Any]) -> tuple[str, str]:
+def who(report: dict[str, Any]) -> tuple[str, str]:
+    """The run's requester and its approver as every message and the incident report name them: verified by AWX,
+    claimed, refused (and why), break glass, a trigger rule, or not enforced."""
     authorization = report.get("authorization") or {}
     requester = authorization.get("requester") or report.get("operator") or "unknown"
-    if authorization.get("break_glass"):
+    approval = authorization.get("approval") or {}
+    if authorization.get("refused"):
+        approver = f"REFUSED ({authorization.get('approver') or 'no approver'}): {authorization.get('reason')}"
+    elif authorization.get("break_glass"):
         approver = "none (BREAK GLASS)"
     elif authorization.get("automatic"):
         approver = f"trigger rule ({report.get('trigger')})"
     elif not authorization.get("enforced"):
         approver = "authorization not enforced"
+    elif authorization.get("approver"):
+        how = "approved in AWX" if approval.get("verified") else "claimed, not verified" if approval else ""
+        approver = f"{authorization['approver']} ({how})" if how else str(authorization["approver"])
     else:
-        approver = authorization.get("approver") or f"{authorization.get('authorized_by')} (holds the role)"
+        approver = f"{authorization.get('authorized_by')} (holds the role)"
     return str(requester), str(approver)
 
 
 def facts(report: dict[str, Any], phase: str) -> list[tuple[str, str]]:
     """The lines every message carries: level, environment, trigger, operator, approver, time against target,
     outcome."""
-    requester, approver = _who(report)
+    requester, approver = who(report)
     target = float(report.get("target_seconds") or 0)
     if phase == "start":
         timing = f"target {target:.0f}s"

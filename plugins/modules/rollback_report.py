@@ -97,6 +97,13 @@ options:
     description: The run is a drill (the report and the audit record say so).
     type: bool
     default: false
+  records:
+    description:
+      - Where the run's records go (the audit trail and the incident report, each a path or an s3:// location).
+        The report, and so the custom stat AWX keeps, links to them as RV(report.records), with the audit record's
+        id.
+    type: dict
+    default: {}
   stats_name:
     description: Name of the custom stat the report is published under (per host).
     type: str
@@ -186,6 +193,18 @@ report:
         (C(seconds)), and whether a poll saw it worse on the way (C(health_degraded)).
       type: dict
       sample: {"verified": true, "seconds": 6.5, "health_degraded": false}
+    records:
+      description: Where the run's audit record (its trail and record id) and its incident report are kept.
+      type: dict
+      sample: {"audit": "s3://matbakh-rollback-records/hybrid-routing/prod/audit/",
+               "record_id": "rb-20261129T120000Z-1a2b:rollback",
+               "report": "s3://matbakh-rollback-records/hybrid-routing/prod/reports/rb-20261129T120000Z-1a2b.md"}
+    approver:
+      description:
+        - The approver as the messages and the incident report name it - confirmed by AWX, claimed and not
+          verified, refused (and why), break glass, a trigger rule, or not enforced.
+      type: str
+      sample: cara (approved in AWX)
     authorization:
       description: Who authorized the run (O(matbakh.hybrid_routing.rollback_start#module:authorization)), or null.
       type: dict

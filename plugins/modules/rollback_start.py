@@ -151,10 +151,28 @@ refused_inputs:
   elements: str
   sample: [release_revert_strategy]
 authorization:
-  description: The decision of O(authorization).
+  description:
+    - The decision of O(authorization). A refused run returns it too (V(refused) true, V(reason) says who and why),
+      so that its audit record and its messages name the refusal.
   returned: when O(authorization) names people or the run is automatic
   type: dict
   contains:
+    refused:
+      description: Whether the run was refused (then the task fails, before any write).
+      type: bool
+      returned: when refused
+    approval:
+      description:
+        - Who approved, and whether AWX confirmed it. V(source=awx), V(verified=true) - the approver AWX recorded on
+          the approval node of the workflow that launched the job (the survey's name is kept in V(claimed)). That
+          approver is the one checked against the people. V(source=claimed), V(verified=false) - the run's
+          approver as given (C(hybrid_routing_approver)), with V(why) it could not be confirmed.
+        - Read through AWX's API with the controller credential of the job template (C(CONTROLLER_HOST) and
+          C(CONTROLLER_OAUTH_TOKEN), or C(CONTROLLER_USERNAME) and C(CONTROLLER_PASSWORD)); bounded to 5 s per
+          read, and a run it cannot confirm still goes on, marked as claimed.
+      type: dict
+      returned: when the run is not automatic
+      sample: {"source": "awx", "verified": true, "approved_by": "cara", "approval_id": 42, "workflow_job_id": 41}
     enforced:
       description: Whether the inventory names people (false - not enforced).
       type: bool

@@ -101,8 +101,14 @@ def authorize(people: dict[str, Any] | None, level: int, direction: str, request
 
 
 def decide(level: int, direction: str, requester: str, approver: str, people: Any, break_glass_reason: str,
-           automatic: bool, trigger: str, ceiling: int) -> dict[str, Any]:
-    """A task result: {"authorization": decision}, or a failure that names what is wrong, before any write."""
+           automatic: bool, trigger: str, ceiling: int, approval: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A task result: {"authorization": decision}, or a failure that names what is wrong, before any write. A
+    refused run's result carries the decision too (refused, who and why): its record and messages say so.
+
+    approval: who approved, as AWX recorded it (module_utils/_awx.py). Verified, that approver is the one checked
+    and recorded; the run's own hybrid_routing_approver is kept beside it as the claim."""
+    if approval and approval.get("verified"):
+        approver = str(approval.get("approved_by") or "")
     found = pii_findings({"break_glass_reason": break_glass_reason}, ["break_glass_reason"])
     if found:
         return {"failed": True, "changed": False,
@@ -112,5 +118,14 @@ def decide(level: int, direction: str, requester: str, approver: str, people: An
         decision = authorize(people, level, direction, requester, approver, break_glass_reason, automatic, trigger,
                              ceiling)
     except AuthorizationError as exc:
-        return {"failed": True, "changed": False, "msg": f"Not authorized: {exc} Nothing was read or written."}
+        key: Any = "forward" if direction == "forward" else level
+        refused = {"requester": requester or None, "approver": approver or None, "required_role": REQUIRED[key],
+                   "break_glass": False, "automatic": automatic, "enforced": True, "refused": True,
+                   "authorized_by": None, "reason": f"Refused: {exc}"}
+        if approval is not None:
+            refused["approval"] = approval
+        return {"failed": True, "changed": False, "authorization": refused,
+                "msg": f"Not authorized: {exc} Nothing was read or written."}
+    if approval is not None:
+        decision["approval"] = approval
     return {"changed": False, "authorization": decision}

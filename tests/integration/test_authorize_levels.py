@@ -34,6 +34,9 @@ def test_refusals_come_before_any_write(runner, api):
         assert api.changes() == []
         record = last_record(runner)
         assert record["outcome"] == "failed" and "Not authorized" in record["failure"]
+        # Who was refused, and why: not "authorization: null".
+        assert record["authorization"]["refused"] is True and record["authorization"]["requester"] == requester
+        assert message in record["authorization"]["reason"]
 
 
 def test_an_approved_run_and_a_break_glass_run_are_recorded(runner, api):

@@ -46,8 +46,8 @@ def test_the_ee_installs_the_collection_from_the_tarball_the_project_builds(tmp_
     installed = tmp_path / "collections"
     # --force: this virtualenv has the checkout linked in already (the image has nothing installed at that stage).
     install_run = subprocess.run([str(BIN / "ansible-galaxy"), "collection", "install", "-r", "ours.yml", "--no-deps",
-                                  "--force", "-p", str(installed)], cwd=build, capture_output=True, text=True, timeout=120,
-                                 check=False)
+                                  "--force", "-p", str(installed)], cwd=build, capture_output=True, text=True,
+                                 timeout=120, check=False)
     assert install_run.returncode == 0, install_run.stdout + install_run.stderr
     manifest = json.loads((installed / "ansible_collections" / "matbakh" / "hybrid_routing" / "MANIFEST.json")
                           .read_text())

@@ -93,6 +93,11 @@ def test_awx_jobs_in_fresh_containers_share_one_chain_and_one_page(tmp_path, api
         markdown, log = store.report_and_log(environment, report["rollback_id"])
         assert report["rollback_id"] in markdown and "Write the incident report" not in markdown
         assert "PLAYBOOK" in log and "Append the run to the audit trail" in log
+        # The artifact AWX keeps links to the records in the store.
+        links = report["records"]
+        assert links["audit"] == f"s3://{store.bucket}/{PREFIX}/{environment}/audit/"
+        assert links["report"] == f"s3://{store.bucket}/{PREFIX}/{environment}/reports/{report['rollback_id']}.md"
+        assert links["record_id"] in {record["record_id"] for record in found["last_records"]}
     pages = [page for page in sink.get("pagerduty")["pages"] if environment in page["dedup_key"]]
     assert len(pages) == 1, f"one page for the incident across jobs and the re-run, got {pages}"
     state = json.loads(store.text(f"{PREFIX}/{environment}/notifications.json"))

@@ -8,6 +8,7 @@ from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._authorizat
     NOT_ENFORCED,
     AuthorizationError,
     authorize,
+    decide,
 )
 
 PEOPLE = {"alice": {"roles": ["on_call"]}, "bob": {"roles": ["on_call"]},
@@ -69,3 +70,24 @@ def test_automatic_runs_are_authorized_by_the_rules_within_the_ceiling() -> None
 def test_malformed_people_are_named(people: dict) -> None:
     with pytest.raises(AuthorizationError, match="hybrid_routing_people: 'alice' needs roles"):
         authorize(people, 1, "back", "alice", "", "")
+
+
+def test_a_refusal_carries_the_decision_who_and_why() -> None:
+    result = decide(2, "back", "alice", "bob", PEOPLE, "", False, "", 0)
+    assert result["failed"] and "Not authorized" in result["msg"]
+    refused = result["authorization"]
+    assert (refused["refused"], refused["requester"], refused["approver"], refused["required_role"]) == (
+        True, "alice", "bob", "engineering_manager")
+    assert refused["reason"].startswith("Refused: Level 2 needs an approver with the role engineering_manager")
+
+
+def test_the_approver_awx_recorded_is_the_one_checked_and_the_claim_is_kept() -> None:
+    verified = {"source": "awx", "verified": True, "approved_by": "cara", "claimed": "bob"}
+    result = decide(3, "back", "alice", "bob", PEOPLE, "", False, "", 0, verified)
+    assert result["authorization"]["authorized_by"] == "cara" and result["authorization"]["approval"] == verified
+    claimed = {"source": "claimed", "verified": False, "approved_by": "cara", "why": "not launched by a workflow"}
+    result = decide(3, "back", "alice", "cara", PEOPLE, "", False, "", 0, claimed)
+    assert result["authorization"]["authorized_by"] == "cara" and result["authorization"]["approval"] == claimed
+    # A verified approver without the role is refused, whatever the survey claimed.
+    refused = decide(3, "back", "alice", "cara", PEOPLE, "", False, "", 0, dict(verified, approved_by="bob"))
+    assert refused["failed"] and refused["authorization"]["approver"] == "bob"
