@@ -444,3 +444,27 @@ class Sink:
     def stop(self) -> None:
         stop_process(self.proc)
         self.log.close()
+
+
+class StagingStandIn(Sandbox):
+    """A second sandbox standing in for staging, set up unlike the seed (a flag off, other weights), so that "as
+    the drill found it" cannot pass by chance; with inventories/staging's variables pointed at it."""
+
+    def __init__(self, state_dir: Path, flag_off: str, weights: dict[str, int]):
+        state_dir.mkdir(parents=True, exist_ok=True)
+        super().__init__(state_dir)
+        assert http("PATCH", f"{self.base}/admin/feature-flags", self.token, {"flags": {flag_off: False}})[0] == 200
+        status, body = http("PUT", f"{self.base}/admin/routing", self.token, {"mode": "hybrid", "weights": weights})
+        assert status == 200, body
+
+    def as_found(self) -> dict[str, Any]:
+        routing = self.get("/admin/routing")
+        return {"flags": self.flags(), "routing": {key: routing[key] for key in ("mode", "weights")},
+                "release": self.get("/admin/releases")["current"]}
+
+    def inventory_vars(self, moto: Moto) -> dict[str, Any]:
+        """inventories/staging's group variables, its API and AWS pointed at the stand-ins (this sandbox, moto)."""
+        source = REPO / "inventories" / "staging" / "group_vars" / "all.yml"
+        variables = yaml.safe_load(source.read_text())
+        variables.update(aws_vars(moto), hybrid_routing_api_base=self.base, hybrid_routing_validate_certs=False)
+        return variables

@@ -417,28 +417,13 @@ def test_the_disaster_recovery_drill_template_leaves_staging_as_it_found_it(tmp_
     standing in for staging (not in its seed state): every level in drill mode, the roll-forward, staging as it was."""
     import yaml
 
-    from hrtest import Sandbox
+    from hrtest import StagingStandIn
 
-    (tmp_path / "staging").mkdir()
-    staging = Sandbox(tmp_path / "staging")
+    staging = StagingStandIn(tmp_path / "staging", "intelligent_routing", {"direct": 50, "mcp": 50})
     try:
-        assert http("PATCH", f"{staging.base}/admin/feature-flags", staging.token,
-                    {"flags": {"intelligent_routing": False}})[0] == 200
-        status, body = http("PUT", f"{staging.base}/admin/routing", staging.token,
-                            {"mode": "hybrid", "weights": {"direct": 50, "mcp": 50}})
-        assert status == 200, body
-
-        def as_found() -> dict[str, Any]:
-            routing = staging.get("/admin/routing")
-            return {"flags": staging.flags(), "mode": routing["mode"], "weights": routing["weights"],
-                    "release": staging.get("/admin/releases")["current"]}
-
-        found = as_found()
-        inventory = yaml.safe_load((REPO / "inventories" / "staging" / "group_vars" / "all.yml").read_text())
-        inventory.update(yaml.safe_load((REPO / "inventories" / "staging" / "hosts.yml").read_text())
-                         ["all"]["hosts"]["staging"])
-        inventory.update(aws_vars(moto_server), hybrid_routing_api_base=staging.base,
-                         hybrid_routing_validate_certs=False)
+        found = staging.as_found()
+        inventory = dict(staging.inventory_vars(moto_server), **yaml.safe_load(
+            (REPO / "inventories" / "staging" / "hosts.yml").read_text())["all"]["hosts"]["staging"])
         credential = {"admin_token": staging.token, "aws_access_key_id": "testing",
                       "aws_secret_access_key": aws_vars(moto_server)["hybrid_routing_aws_secret_key"]}
         runner, artifact, stdout = run_template(tmp_path, "Hybrid routing drill - disaster recovery (staging)", {},
@@ -446,7 +431,7 @@ def test_the_disaster_recovery_drill_template_leaves_staging_as_it_found_it(tmp_
         assert runner.status == "successful", stdout[-5000:]
         routing_changes = [change for change in staging.changes() if change.get("path") == "/admin/routing"]
         assert len(routing_changes) >= 2, "Level 2 forced MCP-only, the roll-forward restored the weights"
-        assert as_found() == found
+        assert staging.as_found() == found
         runs = artifact["hybrid_routing_rollback"]["itest"]
         assert runs["direction"] == "forward" and runs["drill"] is True, runs
     finally:
