@@ -113,8 +113,14 @@ def ensure_records_bucket(endpoint_url: str, region: str, bucket: str = RECORDS_
         # Create first and take "already yours" as success: a HEAD that fails for any other reason (a slow moto)
         # must not lead to a create that then fails.
         action = "exists"
-    s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration={
-        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": RECORDS_RETENTION}})
+    wanted = {"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": RECORDS_RETENTION}}
+    # Set only when it differs: moto refuses to set it again once the bucket holds records ("Bucket needs to be
+    # empty"), and an unchanged setting is nothing to do.
+    found = s3.get_object_lock_configuration(Bucket=bucket).get("ObjectLockConfiguration") or {}
+    retention = {key: value for key, value in ((found.get("Rule") or {}).get("DefaultRetention") or {}).items()
+                 if value}  # moto answers Years: 0 beside Days
+    if (found.get("ObjectLockEnabled"), retention) != ("Enabled", RECORDS_RETENTION):
+        s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration=wanted)
     log(f"s3 bucket {bucket}: Object Lock {RECORDS_RETENTION['Mode']}, {RECORDS_RETENTION['Days']} day ({action})")
 
 
