@@ -7,7 +7,7 @@ import json
 import math
 import random
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
@@ -20,6 +20,7 @@ from .models import HealthStatus, JsonNumber, json_int
 # Scope extension set by server.DroppableH11Protocol: an async callable that closes the TCP connection.
 DROP_EXTENSION = "sandbox.drop_connection"
 UNFAULTED_PREFIX = "/_sandbox"
+REQUEST_TIMES_KEPT = 20000
 
 
 class FaultRule(BaseModel):
@@ -103,6 +104,9 @@ class FaultState:
         self._clock = clock
         # Every request a client sent (faulted or not, /_sandbox/* aside), by "METHOD /path": what a rollback costs.
         self.requests: Counter[str] = Counter()
+        # When each of them arrived (epoch seconds, the latest REQUEST_TIMES_KEPT): a cap on requests per second is
+        # checked against these, across the ports of one process.
+        self.request_times: deque[float] = deque(maxlen=REQUEST_TIMES_KEPT)
         # How many of them a rule answered with an error, a drop or a hang: the retries the clients had to make.
         self.injected = 0
         self.replace(config or FaultConfig())
@@ -178,6 +182,7 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         self.faults.requests[f"{scope['method']} {scope['path']}"] += 1
+        self.faults.request_times.append(time.time())
         rule = self.faults.take_rule(scope["method"], scope["path"])
         if rule is None:
             await self.app(scope, receive, send)

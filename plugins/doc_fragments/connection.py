@@ -47,6 +47,21 @@ options:
     description:
       - Correlation id sent as C(X-Rollback-Id) with every request; the service records it with each change.
     type: str
+  max_requests_per_second:
+    description:
+      - At most this many requests per second to one admin API from this controller, counted across every process
+        of it (a fleet rolls back each environment in a worker of its own), retries and polls included.
+      - A request may run ahead of the cap by a tenth of a second, so the few requests of one step are not slowed.
+      - V(0) turns the cap off.
+      - The count lives in the controller's temporary directory; controllers (AWX job slices) each keep their own.
+    type: float
+    default: 50
+  rate_limit_scope:
+    description:
+      - What counts as one admin API for O(max_requests_per_second).
+      - By default the scheme, host and port of O(api_base); environments behind one gateway name the gateway here
+        to share one cap.
+    type: str
 requirements:
   - requests >= 2.31 (with urllib3 >= 2)
 """

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from ansible.module_utils.basic import env_fallback
 
@@ -19,6 +19,7 @@ from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http impor
     HTTPClient,
     HTTPClientError,
     NotFoundError,
+    RequestPacer,
     ServerError,
     UnreachableError,
     validate_base_url,
@@ -34,6 +35,8 @@ CONNECTION_ARGSPEC: dict[str, dict[str, Any]] = dict(
     timeout=dict(type="float", default=10.0),
     retries=dict(type="int", default=3),
     rollback_id=dict(type="str"),
+    max_requests_per_second=dict(type="float", default=50.0),
+    rate_limit_scope=dict(type="str"),
 )
 
 
@@ -54,8 +57,13 @@ class AdminAPI:
         timeout: float = 10.0,
         retries: int = 3,
         rollback_id: str | None = None,
+        max_requests_per_second: float = 0.0,
+        rate_limit_scope: str | None = None,
     ):
         headers = {"Authorization": f"Bearer {admin_token}"}
+        # One cap per admin API (its scheme, host and port), unless the inventory names a wider scope.
+        scope = rate_limit_scope or "{0.scheme}://{0.netloc}".format(urlsplit(api_base))
+        pacer = RequestPacer(max_requests_per_second, scope) if max_requests_per_second > 0 else None
         if rollback_id:
             headers["X-Rollback-Id"] = rollback_id
         self.http = HTTPClient(
@@ -66,13 +74,19 @@ class AdminAPI:
             validate_certs=validate_certs,
             ca_path=ca_path,
             service_name="the hybrid routing admin API",
+            pacer=pacer,
         )
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.http.request("GET", path, **kwargs)[1]
 
-    def health(self, wait: float | None = None) -> dict[str, Any]:
-        return self.get("/health", wait=wait)
+    def health(self, wait: float | None = None, hold_for: list[str] | None = None,
+               hold_seconds: float = 0.0) -> dict[str, Any]:
+        """The health document. With hold_for and hold_seconds, the service may hold the answer until the status
+        is one of hold_for (docs/admin-api.md): one request instead of a poll every second."""
+        params = {"wait_for": sorted(hold_for), "wait_seconds": round(hold_seconds, 1)} \
+            if hold_for and hold_seconds > 0 else None
+        return self.http.request("GET", "/health", params=params, wait=wait)[1]
 
     def flags(self) -> dict[str, bool]:
         """Flag name to enabled."""
@@ -166,6 +180,8 @@ class AdminAPIFrame(Frame):
             self.fail(f"timeout must be a positive number of seconds, got {params['timeout']}")
         if params["retries"] < 0:
             self.fail(f"retries must be 0 or more, got {params['retries']}")
+        if params["max_requests_per_second"] < 0:
+            self.fail(f"max_requests_per_second must be 0 (no cap) or more, got {params['max_requests_per_second']}")
         return AdminAPI(
             api_base,
             params["admin_token"],
@@ -174,6 +190,8 @@ class AdminAPIFrame(Frame):
             timeout=params["timeout"],
             retries=params["retries"],
             rollback_id=params["rollback_id"],
+            max_requests_per_second=params["max_requests_per_second"],
+            rate_limit_scope=params["rate_limit_scope"],
         )
 
     def failure(self, exc: Exception) -> ModuleFailed | None:

@@ -16,9 +16,12 @@ before Ansible forks its workers (plugins/callback/preload.py), so an in-process
 
 from __future__ import annotations
 
+import hashlib
 import json as jsonlib
+import os
 import socket
 import ssl
+import tempfile
 import time
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -160,6 +163,52 @@ def _error_detail(body: Any) -> str:
     return ""
 
 
+class RequestPacer:
+    """At most `rate` requests per second to one service (`scope`), counted across every process of this controller.
+
+    A play rolls back each environment in a worker process of its own, so the count lives in a small file that every
+    worker locks in turn (fcntl). The rule is GCRA, a leaky bucket: each request takes the next free slot, 1/rate
+    after the one before, and a request may run ahead of its slot by `burst` seconds, so the few requests of one task
+    pass at once while a fleet's stay within the cap. A request that must wait reserves its slot first and then
+    sleeps without the lock. Hand-written because no library of the runtime (requests, urllib3) paces across
+    processes. The file holds one timestamp, never anything secret, and is only pacing: losing it (a new container)
+    loses nothing.
+    """
+
+    burst = 0.1  # seconds a request may run ahead of its slot: at most rate x 1.1 + 1 requests in any second
+
+    def __init__(self, rate: float, scope: str, directory: str | None = None):
+        self.rate = rate
+        digest = hashlib.sha256(scope.encode()).hexdigest()[:24]
+        self.directory = directory or os.path.join(tempfile.gettempdir(), "matbakh.hybrid_routing-pace")
+        self.path = os.path.join(self.directory, digest)
+
+    def acquire(self, *, sleep: Any = time.sleep) -> float:
+        """Take the next slot; returns the seconds waited for it."""
+        import fcntl  # POSIX: the controller (a Linux job container or a laptop), never a managed Windows host
+
+        os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            raw = os.pread(fd, 64, 0)
+            try:
+                theoretical = float(raw.decode() or 0)
+            except ValueError:  # a torn or foreign file: start the count again
+                theoretical = 0.0
+            now = time.time()
+            slot = max(theoretical, now)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, repr(slot + 1.0 / self.rate).encode(), 0)
+        finally:
+            os.close(fd)  # closing releases the lock
+        wait = slot - now - self.burst
+        if wait > 0:
+            sleep(wait)
+            return wait
+        return 0.0
+
+
 class HTTPClient:
     """JSON over HTTP with bounded retries. Never logs headers: they carry the credentials."""
 
@@ -182,8 +231,11 @@ class HTTPClient:
         ca_path: str | None = None,
         service_name: str = "the service",
         secret_url: bool = False,
+        pacer: RequestPacer | None = None,
     ):
         self.base_url = validate_base_url(base_url) if base_url else ""
+        # Every attempt, retries and polls included, takes a slot of the pacer first (a fleet-wide cap).
+        self.pacer = pacer
         self.timeout = timeout
         self.retries = max(0, retries)
         # Default budget of one logical request: every attempt its full timeout, plus the capped backoff between.
@@ -234,6 +286,8 @@ class HTTPClient:
     def _send(self, method: str, url: str, data: bytes | None, headers: dict[str, str], timeout: float) -> Any:
         """One attempt: the response for any HTTP answer (a redirect too, never followed); _NoAnswer when none
         came."""
+        if self.pacer is not None:
+            timeout = max(0.05, timeout - self.pacer.acquire())
         try:
             return self.session.request(method, url, data=data, headers=headers, timeout=timeout,
                                         allow_redirects=False)
@@ -268,7 +322,7 @@ class HTTPClient:
         wait: one attempt that waits up to this many seconds for the answer, no retries. For polls: the poll
         loop is the retry, and it hands each poll what is left of its budget.
         """
-        url = self.url(path) + (f"?{urlencode(params)}" if params else "")
+        url = self.url(path) + (f"?{urlencode(params, doseq=True)}" if params else "")
         shown = self.shown(self.url(path))
         timeout, retries = (wait, 0) if wait is not None else (self.timeout, self.retries)
         deadline = time.monotonic() + (wait if wait is not None else self.total_timeout)

@@ -9,10 +9,16 @@
 Every wait of the collection goes through poll_until, so they all share one rule: a poll waits for its answer
 as long as the remaining budget allows (a slow service is still seen), only the pause between two polls is
 short, and a poll that gets no answer is a sample like any other. Only the deadline ends the wait.
+
+The pauses back off: the first is `interval`, each next one BACKOFF times as long, up to `max_interval`, and each is
+jittered down by up to JITTER of itself. A rollback must not flood the service it is rescuing: a fleet of
+environments polling every 0.5 s sends two requests a second each, for as long as the recovery takes. The longest
+pause bounds how late a recovery is seen; the jitter keeps a fleet's polls from arriving together.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +27,19 @@ from typing import Any
 # as the last answer took, whichever is longer: the last look at a slow service is a real one, not a timeout.
 MIN_POLL_WAIT = 1.0
 SLOW_ANSWER_GRACE = 1.5
+BACKOFF = 1.5
+JITTER = 0.25
+MAX_INTERVAL = 2.0
+
+
+def pauses(interval: float, max_interval: float | None = None, *, rand: Callable[[], float] = random.random):
+    """The pauses between polls: interval, then BACKOFF times the one before up to max_interval, each jittered
+    down by up to JITTER (so never longer than max_interval)."""
+    longest = max(interval, MAX_INTERVAL if max_interval is None else max_interval)
+    current = interval
+    while True:
+        yield current * (1 - JITTER * rand())
+        current = min(longest, current * BACKOFF)
 
 
 class PollSample:
@@ -116,6 +135,7 @@ def poll_until(
     transient: tuple[type[BaseException], ...] = (),
     on_sample: Callable[[PollSample], None] | None = None,
     min_wait: float = MIN_POLL_WAIT,
+    max_interval: float | None = None,
 ) -> PollOutcome:
     """Call fetch(wait) until is_done(value) holds or timeout seconds have passed.
 
@@ -123,8 +143,10 @@ def poll_until(
     a service slower than any guess is still seen. Near the deadline it still gets min_wait, or 1.5 times as long
     as the last answer took, whichever is longer. An exception of a `transient` type is
     recorded as a sample (the service did not answer, or answered with an error) and polling goes on; any other
-    exception ends the wait at once. The last poll happens at the deadline.
+    exception ends the wait at once. The last poll happens at the deadline. The pauses back off from interval up
+    to max_interval (MAX_INTERVAL when not given), jittered (pauses()).
     """
+    gaps = pauses(interval, max_interval)
     started = time.monotonic()
     deadline = started + max(0.0, timeout)
     samples: list[PollSample] = []
@@ -145,4 +167,4 @@ def poll_until(
         done = not isinstance(value, BaseException) and is_done(value)
         if done or received >= deadline:
             return PollOutcome(samples, done, round(received - started, 3))
-        time.sleep(min(interval, deadline - received))
+        time.sleep(min(next(gaps), deadline - received))

@@ -13,9 +13,9 @@ description:
   - Polls C(GET /health) until the reported status is one of O(wait_for) or O(wait_timeout) seconds have passed,
     and returns every sample it took.
   - Each poll waits for its answer as long as what is left of O(wait_timeout) allows, so a service that answers
-    slowly is still seen; O(interval) is only the pause between two polls. The last poll, at the deadline, still
-    gets one second or 1.5 times as long as the previous answer took, whichever is longer. O(timeout) and
-    O(retries) apply to other requests, not to these polls.
+    slowly is still seen; O(interval) and O(max_interval) are only the pauses between two polls. The last poll,
+    at the deadline, still gets one second or 1.5 times as long as the previous answer took, whichever is longer.
+    O(timeout) and O(retries) apply to other requests, not to these polls.
   - A poll that gets no answer (service restarting, connection refused) counts as an C(unreachable) sample, one
     answered with a 5xx or a 429 as an C(error) sample, and polling goes on; only the deadline ends the wait.
     The failure message then says how many polls answered, how long the last answer took and how many got none,
@@ -56,9 +56,26 @@ options:
       - Unset, the wait is O(wait_timeout) seconds.
     type: float
   interval:
-    description: Seconds between two polls. Short, so the wait ends soon after the service recovers.
+    description:
+      - Seconds before the second poll. Each pause after it is half as long again, up to O(max_interval), and
+        jittered down by up to a quarter, so that a fleet's polls do not arrive together.
     type: float
     default: 0.5
+  max_interval:
+    description:
+      - The longest pause between two polls, and so how late a recovery may be seen by polling.
+    type: float
+    default: 2
+  hold_seconds:
+    description:
+      - Ask the service to hold each poll until the status is one of O(wait_for), for at most this many seconds
+        (C(wait_for) and C(wait_seconds) of C(GET /health), docs/admin-api.md). The recovery is then seen as soon
+        as the service reports it, with one request instead of one every O(max_interval).
+      - A service that does not hold answers at once, and the polls back off as they would without it.
+      - Each poll asks for at most what is left of the wait minus two seconds, so its answer comes before the
+        client gives up on it. V(0) never asks.
+    type: float
+    default: 20
 seealso:
   - module: matbakh.hybrid_routing.service_info
 """
@@ -143,6 +160,8 @@ from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api 
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._frame import run_as_module
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._poll import MIN_POLL_WAIT, PollSample, seconds
 
+HOLD_MARGIN = 2.0
+
 
 def _failing_checks(health: dict[str, Any]) -> list[str]:
     checks = health.get("checks") or {}
@@ -169,6 +188,18 @@ class HealthWaiter:
             wait = max(wait, params["deadline"] - time.time())
         self.wait_timeout = 0.0 if frame.check_mode else round(wait, 3)
         self.interval = params["interval"]
+        self.max_interval = max(params["interval"], params["max_interval"])
+        self.hold_seconds = params["hold_seconds"]
+        if self.hold_seconds < 0 or params["max_interval"] <= 0:
+            frame.fail(f"hold_seconds must be >= 0 and max_interval > 0 (got {self.hold_seconds:g} and "
+                       f"{params['max_interval']:g}); nothing was changed.")
+
+    def _fetch(self, wait: float) -> dict[str, Any]:
+        # The hold ends HOLD_MARGIN before the poll's own wait, so the held answer is never cut off by the client.
+        hold = min(self.hold_seconds, wait - HOLD_MARGIN) if self.wait_timeout > 0 else 0.0
+        if hold < 1:
+            return self.frame.api.health(wait=wait)
+        return self.frame.api.health(wait=wait, hold_for=sorted(self.wanted), hold_seconds=hold)
 
     def _is_wanted(self, value: dict[str, Any]) -> bool:
         return value.get("status") in self.wanted
@@ -176,8 +207,9 @@ class HealthWaiter:
     def run(self) -> dict[str, Any]:
         samples: list[dict[str, Any]] = []
         outcome = self.frame.wait_until(
-            self.frame.api.health, self._is_wanted, self.wait_timeout, self.interval,
+            self._fetch, self._is_wanted, self.wait_timeout, self.interval,
             on_sample=lambda sample: samples.append(_sample(sample)),
+            max_interval=self.max_interval,
             # A single look (check mode, wait_timeout=0) gets the connection's own timeout to answer.
             min_wait=self.frame.params["timeout"] if self.wait_timeout == 0 else MIN_POLL_WAIT,
         )
@@ -205,6 +237,8 @@ ARGUMENT_SPEC: dict[str, Any] = dict(
     wait_timeout=dict(type="float", default=120.0),
     deadline=dict(type="float"),
     interval=dict(type="float", default=0.5),
+    max_interval=dict(type="float", default=2.0),
+    hold_seconds=dict(type="float", default=20.0),
 )
 FRAME = AdminAPIFrame
 

@@ -44,7 +44,7 @@ async def requests_seen(faults: FaultsDep) -> dict:
     """Every request a client sent since the start or the last reset (faulted ones too; /_sandbox/* aside), and
     how many of them got an injected fault instead of a normal answer (an error, a dropped connection or a hang)."""
     return {"total": sum(faults.requests.values()), "by_route": dict(sorted(faults.requests.items())),
-            "injected": faults.injected}
+            "injected": faults.injected, "times": list(faults.request_times)}
 
 
 @router.post("/reset", response_model=ResetResult)
@@ -53,5 +53,6 @@ async def reset(request: Request, store: StoreDep, faults: FaultsDep) -> dict:
     request count."""
     store.reset(request.app.state.seed)
     faults.requests.clear()
+    faults.request_times.clear()
     faults.injected = 0
     return {"reset": True}

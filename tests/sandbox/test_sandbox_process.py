@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -155,9 +156,36 @@ def test_requests_are_counted_until_reset(api_process, tmp_path: Path):
     assert api.get("/health").status_code == 503
     api.get("/health")
     api.get("/admin/feature-flags")
+    before = time.time()
     counted = requests.get(f"{api.url}/_sandbox/requests", timeout=5).json()
+    times = counted.pop("times")  # when each arrived: a cap on requests per second is checked against them
     # One of them got the injected 503 instead of an answer: what a client had to retry.
     assert counted == {"total": 3, "by_route": {"GET /admin/feature-flags": 1, "GET /health": 2}, "injected": 1}
+    assert len(times) == 3 and times == sorted(times) and before - 5 < times[0] <= times[-1] <= before
     assert requests.post(f"{api.url}/_sandbox/reset", timeout=5).ok
     cleared = requests.get(f"{api.url}/_sandbox/requests", timeout=5).json()
-    assert cleared == {"total": 0, "by_route": {}, "injected": 0}, "reset clears both"
+    assert cleared == {"total": 0, "by_route": {}, "injected": 0, "times": []}, "reset clears them all"
+
+
+def test_a_held_health_request_answers_on_recovery_or_after_its_wait(api_process, tmp_path: Path):
+    """Issue 21: GET /health?wait_for=healthy&wait_seconds=N is one request that answers as soon as the service is
+    healthy (within a quarter of a second), or after N seconds with the health at that moment."""
+    api = api_process(tmp_path / "state")
+    assert requests.put(f"{api.url}/_sandbox/faults", json={"health_status": "unhealthy"}, timeout=5).ok
+    started = time.monotonic()
+    held = requests.get(f"{api.url}/health", params={"wait_for": ["healthy", "degraded"], "wait_seconds": 1.5},
+                        timeout=10)
+    assert held.json()["status"] == "unhealthy" and 1.5 <= time.monotonic() - started < 2.5
+
+    def recover() -> None:
+        time.sleep(1.0)
+        requests.put(f"{api.url}/_sandbox/faults", json={}, timeout=5)
+
+    import threading
+
+    threading.Thread(target=recover).start()
+    started = time.monotonic()
+    held = requests.get(f"{api.url}/health", params={"wait_for": "healthy", "wait_seconds": 10}, timeout=15)
+    waited = time.monotonic() - started
+    assert held.json()["status"] == "healthy" and 1.0 <= waited < 1.6, waited
+    assert requests.get(f"{api.url}/health", params={"wait_seconds": 99}, timeout=5).status_code == 422

@@ -27,6 +27,7 @@ class FakeAdminAPI:
         self.health_script: list[Any] = []
         self.http = SimpleNamespace(base_url=api_base)
         self.waits: list[float | None] = []  # what each poll was allowed to wait for its answer
+        self.holds: list[tuple[list[str] | None, float]] = []  # what each health poll asked the service to hold
         self.read_errors: dict[str, list[Exception | None]] = {}  # per read ("routing", "deployment"), raised first
         FakeAdminAPI.instances.append(self)
 
@@ -40,8 +41,10 @@ class FakeAdminAPI:
             "lock": {"held": False},
         }
 
-    def health(self, wait: float | None = None) -> Any:
+    def health(self, wait: float | None = None, hold_for: list[str] | None = None,
+               hold_seconds: float = 0.0) -> Any:
         self.waits.append(wait)
+        self.holds.append((hold_for, hold_seconds))
         if self.health_script:
             item = self.health_script.pop(0)
             if isinstance(item, Exception):

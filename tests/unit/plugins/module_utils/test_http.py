@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._http impor
     ConflictError,
     HTTPClient,
     NotFoundError,
+    RequestPacer,
     RequestRejectedError,
     ServerError,
     UnreachableError,
@@ -285,3 +287,42 @@ def test_an_unknown_host_is_named():
     with pytest.raises(UnreachableError, match=r"Cannot reach the admin API at http://no-such-host\.invalid/health: "
                                                r"the host name could not be resolved"):
         client("http://no-such-host.invalid", retries=0).request("GET", "/health")
+
+
+def _paced_requests(directory: str, rate: float, count: int, times: Any) -> None:
+    pacer = RequestPacer(rate, "http://127.0.0.1:1", directory=directory)
+    for _ in range(count):
+        pacer.acquire()
+        times.put(time.time())
+
+
+def test_the_request_cap_holds_across_processes(tmp_path):
+    """Issue 21: four worker processes (a play's forks) sending as fast as they can through one pacer stay within
+    the cap in every second, and together reach it."""
+    import multiprocessing
+
+    rate, per_process = 100.0, 60
+    context = multiprocessing.get_context("fork")
+    times = context.Queue()
+    workers = [context.Process(target=_paced_requests, args=(str(tmp_path), rate, per_process, times))
+               for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    sent = sorted(times.get(timeout=30) for _ in range(4 * per_process))
+    for worker in workers:
+        worker.join(10)
+    busiest = max(sum(1 for t in sent if start <= t < start + 1.0) for start in sent)
+    assert busiest <= rate * (1 + RequestPacer.burst) + 1
+    span = sent[-1] - sent[0]
+    assert span >= (4 * per_process - 1) / rate - RequestPacer.burst - 0.05  # paced, not merely fast
+    assert span < (4 * per_process) / rate + 1.0  # and not slower than the cap asks
+
+
+def test_a_torn_pacer_file_starts_the_count_again(tmp_path):
+    pacer = RequestPacer(10.0, "scope", directory=str(tmp_path))
+    Path(pacer.path).write_text("not a time")
+    assert pacer.acquire() == 0.0
+    slept: list[float] = []
+    pacer.acquire(sleep=slept.append)  # the next slot is 0.1 s on, 0.1 s of it allowed ahead: no wait
+    pacer.acquire(sleep=slept.append)
+    assert len(slept) == 1 and 0.05 < slept[0] <= 0.1

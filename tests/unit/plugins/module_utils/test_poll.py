@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
 import pytest
 
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._poll import (
+    BACKOFF,
+    JITTER,
     PollOutcome,
     PollSample,
+    pauses,
     poll_until,
     seconds,
 )
@@ -143,3 +147,48 @@ def test_summary_numbers():
 @pytest.mark.parametrize("value, shown", [(54.9969, "55s"), (2.5, "2.5s"), (0.2, "0.2s"), (600, "600s")])
 def test_seconds(value, shown):
     assert seconds(value) == shown
+
+
+def _first(count: int, gaps: Any) -> list[float]:
+    return [round(next(gaps), 6) for _ in range(count)]
+
+
+def test_pauses_back_off_to_the_maximum_and_never_past_it():
+    """Issue 21: 0.5 s, then half as long again each time, up to the maximum; the longest pause is how late a
+    recovery is seen by polling."""
+    assert _first(6, pauses(0.5, 2.0, rand=lambda: 0.0)) == [0.5, 0.75, 1.125, 1.6875, 2.0, 2.0]
+    jittered = _first(200, pauses(0.5, 2.0))
+    assert all(0.5 * (1 - JITTER) <= gap <= 2.0 for gap in jittered)
+    assert len({round(gap, 3) for gap in jittered[10:]}) > 20  # a fleet's polls do not line up
+    assert _first(3, pauses(30.0, 2.0, rand=lambda: 0.0)) == [30.0, 30.0, 30.0]  # a long interval stays
+
+
+def test_a_thirty_second_recovery_costs_a_fraction_of_the_fixed_interval_polls():
+    """Polling a service that recovers after 30 s (no held answers): at most 2 s late, and about 17 polls where a
+    fixed 0.5 s interval took 61."""
+    polls = {}
+    for jitter in (0.0, 1.0):  # no jitter, and every pause shortened by the most jitter does
+        clock, sent = 0.0, []
+        gaps = pauses(0.5, 2.0, rand=lambda jitter=jitter: jitter)
+        while True:
+            sent.append(clock)
+            if clock >= 30.0:
+                break
+            clock += next(gaps)
+        assert sent[-1] - 30.0 <= 2.0
+        polls[jitter] = len(sent)
+    assert polls == {0.0: 18, 1.0: 23}
+    assert BACKOFF == 1.5
+
+
+def test_poll_until_backs_off_between_polls():
+    calls: list[float] = []
+
+    def fetch(_wait: float) -> dict[str, Any]:
+        calls.append(time.monotonic())
+        return {"n": len(calls)}
+
+    outcome = poll_until(fetch, lambda value: value["n"] == 5, 10, 0.02, max_interval=0.2)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(calls)]
+    assert outcome.done and len(gaps) == 4
+    assert gaps[3] > gaps[0] * 1.5  # 0.02 -> 0.0675 before jitter

@@ -126,6 +126,27 @@ def test_health_waits_until_healthy_and_returns_samples(run_module):
     assert result["samples"][0]["failing"] == ["incident"]
 
 
+def test_health_asks_the_service_to_hold_each_poll_until_the_wanted_status(run_module):
+    """Issue 21: each poll asks the service to hold its answer until a wanted status, for at most hold_seconds and
+    two seconds less than the poll may wait; a short wait asks for no hold."""
+    apis = []
+
+    def prepare(api):
+        apis.append(api)
+        api.health_script = [{"status": "unhealthy", "checks": {}}, {"status": "healthy", "checks": {}}]
+
+    code, _result = run_module(service_health, {"wait_timeout": 60, "interval": 0.01, "wait_for": ["healthy",
+                                                                                                   "degraded"]},
+                               prepare)
+    assert code == 0
+    (hold_for, first), (_again, second) = apis[0].holds
+    assert hold_for == ["degraded", "healthy"] and first == 20.0 and 0 < second <= 20.0
+    code, _result = run_module(service_health, {"wait_timeout": 2.5, "interval": 0.01}, prepare)
+    assert code == 0 and apis[1].holds[0] == (None, 0.0)  # 2.5 s minus the 2 s margin: not worth a hold
+    code, _result = run_module(service_health, {"wait_timeout": 60, "interval": 0.01, "hold_seconds": 0}, prepare)
+    assert code == 0 and apis[2].holds[0] == (None, 0.0)
+
+
 def test_health_fails_after_deadline(run_module):
     def prepare(api):
         api.health_script = [{"status": "degraded", "checks": {"routing": {"status": "degraded"}}}] * 1000
