@@ -1,0 +1,185 @@
+"""A fleet rolled back wave by wave (issue 21): the real ansible-playbook of a level on a fleet of sandboxes, one
+sandbox process per environment, the waves given with -e as a user gives them.
+
+- A canary that fails its verification stops the fleet: the later waves are untouched (flags on, routing hybrid).
+- A healthy fleet goes wave by wave: each wave's first change comes after the wave before it has recovered.
+- A run killed during wave 2 and run again converges: each environment rolled back once, wave 1 not redone.
+- The cap on requests per second to one admin API holds across the fleet's workers.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import secrets
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from hrtest import REPO, Runner, Sandbox, http, plain, wait_for
+
+LEVEL2 = "playbooks/rollback_level2.yml"
+LEVEL1 = "playbooks/rollback_level1.yml"
+HYBRID_FLAGS = ("hybrid_routing", "direct_bedrock")
+
+
+class Fleet:
+    """One sandbox per environment, all with one admin token, and an inventory naming them env0..envN-1."""
+
+    def __init__(self, tmp_path: Path, count: int):
+        self.token = "fleet-" + secrets.token_hex(12)
+        self.tmp_path = tmp_path
+        self.boxes: list[Sandbox] = []
+        for index in range(count):
+            state = tmp_path / f"sandbox-{index}"
+            state.mkdir()
+            self.boxes.append(Sandbox(state, token=self.token))
+        self.names = [f"env{index}" for index in range(count)]
+
+    def inventory(self, **common: Any) -> Path:
+        hosts = {
+            name: {"hybrid_routing_api_base": box.base, "hybrid_routing_environment": name}
+            for name, box in zip(self.names, self.boxes, strict=True)
+        }
+        group = {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+            "hybrid_routing_validate_certs": False,
+            "hybrid_routing_state_dir": str(self.tmp_path / "state"),
+            "hybrid_routing_operator": "fleet-operator",
+            **common,
+        }
+        path = self.tmp_path / f"fleet-{secrets.token_hex(3)}.yml"
+        path.write_text(yaml.safe_dump({"all": {"vars": group, "hosts": hosts}}))
+        return path
+
+    def stop(self) -> None:
+        for box in self.boxes:
+            box.stop()
+
+
+@pytest.fixture
+def fleet_of(tmp_path):
+    fleets: list[Fleet] = []
+
+    def make(count: int) -> Fleet:
+        fleets.append(Fleet(tmp_path, count))
+        return fleets[-1]
+
+    yield make
+    for fleet in fleets:
+        fleet.stop()
+
+
+def _runner(tmp_path: Path, fleet: Fleet) -> Runner:
+    return Runner(tmp_path, fleet.boxes[0])  # its token is the fleet's
+
+
+def _at(change: dict[str, Any]) -> float:
+    return datetime.datetime.fromisoformat(change["at"].replace("Z", "+00:00")).timestamp()
+
+
+def _untouched(box: Sandbox) -> bool:
+    return box.changes() == [] and all(box.flags()[name] for name in HYBRID_FLAGS) \
+        and box.get("/admin/routing")["mode"] == "hybrid"
+
+
+def _said(run: Any) -> str:
+    """The run's output as words (the console wraps long lines)."""
+    return " ".join(plain(run.stdout).split())
+
+
+def _writes(box: Sandbox) -> list[tuple[str, str]]:
+    """The changes a rollback makes, the lock's bookkeeping aside."""
+    return [(c["method"], c["path"]) for c in box.changes() if c["path"] != "/admin/locks/rollback"]
+
+
+def _waves(value: list[Any]) -> str:
+    return json.dumps({"hybrid_routing_waves": value})  # as docs/fleet.md gives it
+
+
+def test_a_canary_that_fails_its_verification_stops_the_fleet(tmp_path, fleet_of):
+    fleet = fleet_of(4)
+    fleet.boxes[0].set_faults({"health_status": "unhealthy"})  # the canary never recovers
+    runner = _runner(tmp_path, fleet)
+    run = runner.run(LEVEL2, "-e", _waves([1, "100%"]),
+                     inventory=fleet.inventory(hybrid_routing_verify_timeout_seconds=3))
+    assert run.rc != 0, run.output
+    canary = fleet.boxes[0]
+    assert not any(canary.flags()[name] for name in HYBRID_FLAGS)  # the canary acted, then failed to recover
+    assert all(_untouched(box) for box in fleet.boxes[1:]), "a later wave was touched"
+    text = _said(run)
+    assert "STOPPED at wave 1 (env0 failed, tolerance 0 %)" in text, text[-3000:]
+    assert "did not become healthy" in text and "Untouched: env1, env2, env3." in text
+    for name in fleet.names[1:]:
+        assert f"ok: [{name}]" not in run.stdout and f"changed: [{name}]" not in run.stdout
+
+
+def test_a_healthy_fleet_goes_wave_by_wave_each_after_the_one_before_recovered(tmp_path, fleet_of):
+    fleet = fleet_of(4)
+    recover = 3.0
+    for box in fleet.boxes:
+        box.set_faults({"recover_after_seconds": recover})
+    runner = _runner(tmp_path, fleet)
+    run = runner.run(LEVEL2, "-e", _waves([1, 1, "100%"]), "-e", '{"hybrid_routing_wave_order": ["env3"]}',
+                     inventory=fleet.inventory())
+    assert run.rc == 0, run.output
+    waves = [["env3"], ["env0"], ["env1", "env2"]]
+    boxes = dict(zip(fleet.names, fleet.boxes, strict=True))
+    actions = [[_at(c) for name in wave for c in boxes[name].changes() if c["path"] != "/admin/locks/rollback"]
+               for wave in waves]
+    times = [[_at(change) for name in wave for change in boxes[name].changes()] for wave in waves]
+    for earlier, later in zip(actions[:-1], times[1:], strict=True):
+        # The next wave starts only after the one before was verified: its recovery came after its last change.
+        # (The change log keeps whole seconds.)
+        assert min(later) >= max(earlier) + recover - 1, (earlier, later)
+    for box in fleet.boxes:
+        assert not any(box.flags()[name] for name in HYBRID_FLAGS) and box.get("/admin/routing")["mode"] == "mcp_only"
+    assert "Fleet: wave 3 of 3 done, 4 of 4 environments run, 0 failed." in _said(run)
+
+
+def test_a_run_killed_during_wave_two_then_run_again_converges_without_redoing_wave_one(tmp_path, fleet_of):
+    fleet = fleet_of(3)
+    for box in fleet.boxes:
+        box.set_faults({"recover_after_seconds": 4})
+    runner = _runner(tmp_path, fleet)
+    inventory = fleet.inventory()
+    args = ("-e", _waves([1, "100%"]))
+    cmd, env, _record = runner._prepare(LEVEL2, args, None, fleet.token, None, inventory)
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    wave_two = fleet.boxes[1]
+    wait_for(lambda: any(c["path"] == "/admin/feature-flags" for c in wave_two.changes()), timeout=120)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=10)
+    first_wave_writes = _writes(fleet.boxes[0])
+
+    rerun = runner.run(LEVEL2, *args, token=fleet.token, inventory=inventory)
+    assert rerun.rc == 0, rerun.output
+    # Wave 1 was not redone: its re-run found nothing to do (it takes and gives back the lock, nothing else).
+    assert _writes(fleet.boxes[0]) == first_wave_writes, "wave 1 was redone"
+    for box in fleet.boxes:
+        flag_writes = [c for c in box.changes() if c["path"] == "/admin/feature-flags"]
+        routing_writes = [c for c in box.changes() if c["path"] == "/admin/routing"]
+        assert len(flag_writes) == 1 and len(routing_writes) == 1, box.changes()
+        assert box.get("/admin/routing")["mode"] == "mcp_only"
+        assert box.get("/admin/locks/rollback")["held"] is False
+
+
+def test_the_request_cap_holds_across_the_fleet(tmp_path, fleet_of):
+    fleet = fleet_of(6)
+    cap = 10.0
+    runner = _runner(tmp_path, fleet)
+    run = runner.run(LEVEL1, token=fleet.token, inventory=fleet.inventory(
+        hybrid_routing_api_max_requests_per_second=cap, hybrid_routing_api_rate_limit_scope="one-gateway"))
+    assert run.rc == 0, run.output
+    times = sorted(t for box in fleet.boxes for t in http("GET", f"{box.base}/_sandbox/requests")[1]["times"])
+    busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+    assert busiest <= cap * 1.1 + 1, busiest
+    assert len(times) >= 6 * 10  # every environment's requests, not a few
+    assert times[-1] - times[0] >= (len(times) - 1) / cap - 1.0  # paced, which takes time
