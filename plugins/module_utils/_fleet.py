@@ -121,6 +121,11 @@ def summary(hosts: list[str], waves: list[Any] | None, reports: dict[str, Any], 
         "untouched": untouched,
         "failed": [host for host in hosts if environments[host]["outcome"] == FAILED],
     }
+    # What the fleet's messages say of the run (every environment runs the same level): from any report there is.
+    first = next((reports[host] for host in hosts if isinstance(reports.get(host), dict) and reports[host]), {})
+    result.update(level=first.get("level"), direction=first.get("direction"), dry_run=bool(first.get("dry_run")))
+    result["outcome"] = "stopped" if stopped else "running" if not result["finished"] \
+        else FAILED if result["failed"] else "done"
     result["message"] = message(result, tolerance_percent)
     return result
 

@@ -187,11 +187,46 @@ def pagerduty_plan(report: dict[str, Any], phase: str, acting: bool) -> str | No
     return None
 
 
+def fleet_headline(fleet: dict[str, Any], drill: bool) -> str:
+    prefix = "[DRILL] " if drill else ""
+    state = {"stopped": f"STOPPED at wave {fleet.get('wave')}", "done": "done", "failed": "done, with failures",
+             "running": f"wave {fleet.get('wave')} of {fleet.get('of_waves')} done"}.get(str(fleet.get("outcome")), "")
+    return f"{prefix}{label(fleet)} of a fleet of {len(fleet.get('environments') or {})}: {state}"
+
+
+def fleet_slack_message(fleet: dict[str, Any], drill: bool) -> dict[str, Any]:
+    """The one message of a fleet's wave: where the fleet stands, then a line per environment that has run."""
+    marker = MARKERS["failed"] if fleet.get("failed") else MARKERS["success"]
+    lines = [f"{marker} *{fleet_headline(fleet, drill)}*", str(fleet.get("message") or "")]
+    for name, entry in (fleet.get("environments") or {}).items():
+        if entry.get("outcome") == "untouched":
+            continue
+        timing = f"{float(entry.get('elapsed_seconds') or 0):.1f}s of {float(entry.get('target_seconds') or 0):.0f}s"
+        lines.append(f"• {name} (wave {entry.get('wave')}): {entry.get('outcome')}, {timing}, "
+                     f"{entry.get('rollback_id')}")
+    if fleet.get("untouched"):
+        lines.append(f"Untouched: {', '.join(fleet['untouched'])}")
+    return {"text": "\n".join(lines)}
+
+
+def fleet_pagerduty_plan(fleet: dict[str, Any], page_status: str | None) -> str | None:
+    """One page per fleet incident: triggered when an environment failed (the fleet stopped, or a failure within
+    the tolerance), resolved when the fleet finished without one and a page is open (a Level 3's start page, or an
+    earlier run's); nothing for a dry run or a roll-forward."""
+    if fleet.get("dry_run") or fleet.get("direction") == "forward":
+        return None
+    if fleet.get("failed"):
+        return "trigger"
+    if fleet.get("finished") and (page_status == "open" or int(fleet.get("level") or 0) >= START_PAGE_LEVEL):
+        return "resolve"
+    return None
+
+
 def pagerduty_event(report: dict[str, Any], phase: str, action: str, key: str, drill: bool,
                     routing_key: str) -> dict[str, Any]:
     event: dict[str, Any] = {"routing_key": routing_key, "event_action": action, "dedup_key": key}
     if action == "trigger":
-        summary = headline(report, phase, drill)
+        summary = fleet_headline(report, drill) if phase == "fleet" else headline(report, phase, drill)
         if phase == "attention":
             summary = f"{summary}: {report.get('summary')}"
         if (report.get("authorization") or {}).get("break_glass") and int(report.get("level") or 0) < 3:
@@ -205,6 +240,7 @@ def pagerduty_event(report: dict[str, Any], phase: str, action: str, key: str, d
             "group": str(report.get("environment")),
             "class": "rollback",
             "custom_details": ({"summary": report.get("summary")} if phase == "attention"
+                               else {"fleet": report.get("message")} if phase == "fleet"
                                else dict(facts(report, phase))),
         }
     return event

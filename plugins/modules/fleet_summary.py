@@ -57,7 +57,7 @@ options:
 notes:
   - Each environment's report is read from the result its C(rollback_report) step registered
     (C(__hybrid_routing_report), as the frame names it); an environment without one is untouched.
-  - An action on the controller only: it reads the play's host variables.
+  - An action on the controller only, since it reads the play's host variables.
   - The result carries the fleet as the custom stat C(hybrid_routing_fleet), which AWX keeps as a job artifact beside
     each environment's C(hybrid_routing_rollback).
 """
@@ -117,4 +117,3 @@ fleet:
     failed: [env01]
     message: "Fleet: wave 1 of 3 done, 1 of 3 environments run, 1 failed. STOPPED at wave 1 ..."
 """
-

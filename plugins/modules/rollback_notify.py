@@ -70,8 +70,11 @@ options:
       - V(start) when the rollback begins acting (PagerDuty trigger, status page), V(finish) when it ended.
       - V(attention) when an automatic rollback stops short and a person must act (O(report) has C(environment) and
         C(summary)); Slack and a PagerDuty trigger.
+      - V(fleet) after each wave of a fleet (O(report) is the fleet M(matbakh.hybrid_routing.fleet_summary)
+        returned) - one Slack message for the wave, and the fleet's one page, triggered when an environment failed
+        and resolved when the fleet finished without one.
     type: str
-    choices: [start, finish, attention]
+    choices: [start, finish, attention, fleet]
     required: true
   report:
     description:
@@ -91,6 +94,13 @@ options:
     type: raw
   incident:
     description: Names the incident across runs (the dedup key); default the run's rollback id.
+    type: str
+    default: ""
+  fleet:
+    description:
+      - Names the fleet this environment is rolled back with (the frame gives it where the play has more than one
+        environment). Its page is then the fleet's (one PagerDuty incident, whichever environment pages, resolved
+        by the V(fleet) phase), and Slack hears of it in the fleet's message, not in one of its own.
     type: str
     default: ""
   drill:
@@ -320,6 +330,8 @@ from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._notify imp
     dedup_key,
     deliver,
     email_plan,
+    fleet_pagerduty_plan,
+    fleet_slack_message,
     headline,
     pagerduty_event,
     pagerduty_plan,
@@ -412,7 +424,9 @@ class Notification:
         self.environment = str(self.report.get("environment"))
         self.rollback_id = self.report.get("rollback_id") or self.report.get("id")
         incident = self.params["incident"] or self.rollback_id or "unknown"
-        self.key = dedup_key(self.environment, str(incident))
+        # In a fleet, every environment's page is the fleet's: one PagerDuty incident, whichever environment pages.
+        self.fleet: str = self.params["fleet"]
+        self.key = dedup_key("fleet", self.fleet) if self.fleet else dedup_key(self.environment, str(incident))
         self.budget = Budget(self.params["budget"])
         self.notifier = Notifier(timeout=self.params["timeout"], retries=self.params["retries"],
                                  validate_certs=self.params["validate_certs"], budget=self.budget)
@@ -449,9 +463,11 @@ class Notification:
             self.incident = self._read_incident()
 
     def slack(self) -> None:
-        if self.phase == "start":
+        # In a fleet, Slack gets the fleet's one message per wave (phase fleet), not one per environment.
+        if self.phase == "start" or (self.fleet and self.phase == "finish"):
             return
-        message = slack_message(self.report, self.phase, self.drill)
+        message = fleet_slack_message(self.report, self.drill) if self.phase == "fleet" \
+            else slack_message(self.report, self.phase, self.drill)
         token, webhook = self.params["slack_token"], self.params["slack_webhook_url"]
         if token:
             channel = self.params["slack_channel"]
@@ -465,7 +481,12 @@ class Notification:
 
     def pagerduty(self) -> None:
         routing_key = self.params["pagerduty_routing_key"]
-        action = pagerduty_plan(self.report, self.phase, self.acting)
+        if self.phase == "fleet":
+            action = fleet_pagerduty_plan(self.report, self.incident.get("status"))
+        else:
+            action = pagerduty_plan(self.report, self.phase, self.acting)
+            if self.fleet and action == "resolve":
+                action = None  # the fleet's page is resolved once the fleet has finished (phase fleet)
         if not routing_key or action is None:
             return
         url = self.params["pagerduty_events_url"]
@@ -492,6 +513,8 @@ class Notification:
 
     def statuspage(self) -> None:
         api_key, page_id = self.params["statuspage_api_key"], self.params["statuspage_page_id"]
+        if self.phase == "fleet":
+            return  # each environment has its own status page incident
         action = pagerduty_plan(self.report, self.phase, self.acting)
         if not api_key or not page_id or self.drill or action is None or int(self.report.get("level") or 0) < 3:
             return
@@ -553,7 +576,8 @@ class Notification:
         """SMS to the hotline: when Level 3 starts acting, when an automatic rollback needs a person, and at the end
         of a Level 3 whose start could not reach it or that failed before it started."""
         numbers: list[str] = self.params["phone_numbers"]
-        if not numbers or self.drill or self.report.get("dry_run") or self.report.get("direction") == "forward":
+        skipped = self.phase == "fleet" or self.drill or self.report.get("dry_run")
+        if not numbers or skipped or self.report.get("direction") == "forward":
             return
         level = int(self.report.get("level") or 0)
         if self.phase == "start" and not pagerduty_plan(self.report, "start", self.acting):
@@ -633,11 +657,12 @@ def notify(frame: Frame) -> dict[str, Any]:
 
 
 ARGUMENT_SPEC: dict[str, Any] = dict(
-    phase=dict(type="str", required=True, choices=["start", "finish", "attention"]),
+    phase=dict(type="str", required=True, choices=["start", "finish", "attention", "fleet"]),
     report=dict(type="dict", required=True),
     acting=dict(type="bool", default=True),
     earlier=dict(type="raw"),
     incident=dict(type="str", default=""),
+    fleet=dict(type="str", default=""),
     drill=dict(type="bool", default=False),
     slack_webhook_url=dict(type="str", default="", no_log=True, fallback=(env_fallback, ["SLACK_WEBHOOK_URL"])),
     slack_token=dict(type="str", default="", no_log=True, fallback=(env_fallback, ["SLACK_TOKEN"])),

@@ -183,3 +183,45 @@ def test_the_request_cap_holds_across_the_fleet(tmp_path, fleet_of):
     assert busiest <= cap * 1.1 + 1, busiest
     assert len(times) >= 6 * 10  # every environment's requests, not a few
     assert times[-1] - times[0] >= (len(times) - 1) / cap - 1.0  # paced, which takes time
+
+
+def _receivers(sink: Any) -> dict[str, Any]:
+    return {"hybrid_routing_slack_webhook_url": f"{sink.base}/slack/webhook/T0/B0/fleet{secrets.token_hex(4)}",
+            "hybrid_routing_pagerduty_routing_key": "fleet-routing-key",
+            "hybrid_routing_pagerduty_events_url": f"{sink.base}/pagerduty/v2/enqueue"}
+
+
+def test_a_fleet_sends_one_slack_message_per_wave_and_pages_once(tmp_path, fleet_of, sink):
+    """Level 3 on a fleet of three in two waves: two Slack messages (not three), every PagerDuty event under the
+    fleet's one key (the Level 3 start pages of each environment are one incident), resolved once, at the end."""
+    fleet = fleet_of(3)
+    runner = _runner(tmp_path, fleet)
+    run = runner.run("playbooks/rollback_level3.yml", "-e", _waves([1, "100%"]),
+                     inventory=fleet.inventory(**_receivers(sink)))
+    assert run.rc == 0, run.output
+    slack = sink.requests("/slack/")
+    assert len(slack) == 2, [item["body"] for item in slack]
+    first, last = (item["body"]["text"] for item in slack)
+    assert "Level 3 rollback of a fleet of 3: wave 1 of 2 done" in first and "Untouched: env1, env2" in first
+    assert "Level 3 rollback of a fleet of 3: done" in last and all(f"• {name} " in last for name in fleet.names)
+    events = [item["body"] for item in sink.requests("/pagerduty/")]
+    assert len({event["dedup_key"] for event in events}) == 1, events
+    assert [event["event_action"] for event in events].count("resolve") == 1
+    assert events[-1]["event_action"] == "resolve"
+    pages = sink.get("pagerduty")
+    assert len(pages["pages"]) == 1 and pages["open"] == [], pages
+
+
+def test_a_failing_canary_pages_the_fleet_once(tmp_path, fleet_of, sink):
+    fleet = fleet_of(3)
+    fleet.boxes[0].set_faults({"health_status": "unhealthy"})
+    runner = _runner(tmp_path, fleet)
+    run = runner.run(LEVEL2, "-e", _waves([1, "100%"]), inventory=fleet.inventory(
+        hybrid_routing_verify_timeout_seconds=3, **_receivers(sink)))
+    assert run.rc != 0
+    slack = sink.requests("/slack/")
+    assert len(slack) == 1 and "STOPPED at wave 1" in slack[0]["body"]["text"]
+    events = [item["body"] for item in sink.requests("/pagerduty/")]
+    assert [event["event_action"] for event in events] == ["trigger"], events
+    assert "STOPPED at wave 1" in events[0]["payload"]["summary"]
+    assert all(_untouched(box) for box in fleet.boxes[1:])

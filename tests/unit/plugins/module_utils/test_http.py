@@ -291,7 +291,7 @@ def test_an_unknown_host_is_named():
 
 def _paced_requests(directory: str, rate: float, count: int, times: Any) -> None:
     pacer = RequestPacer(rate, "http://127.0.0.1:1", directory=directory)
-    for _ in range(count):
+    for _request in range(count):
         pacer.acquire()
         times.put(time.time())
 
@@ -305,10 +305,10 @@ def test_the_request_cap_holds_across_processes(tmp_path):
     context = multiprocessing.get_context("fork")
     times = context.Queue()
     workers = [context.Process(target=_paced_requests, args=(str(tmp_path), rate, per_process, times))
-               for _ in range(4)]
+               for _worker in range(4)]
     for worker in workers:
         worker.start()
-    sent = sorted(times.get(timeout=30) for _ in range(4 * per_process))
+    sent = sorted(times.get(timeout=30) for _request in range(4 * per_process))
     for worker in workers:
         worker.join(10)
     busiest = max(sum(1 for t in sent if start <= t < start + 1.0) for start in sent)

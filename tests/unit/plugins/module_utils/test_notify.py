@@ -156,3 +156,39 @@ def test_the_start_is_sent_from_a_process_of_its_own(tmp_path):
     [item] = start.result()["deliveries"]
     assert item["channel"] == "pagerduty" and item["sent"] is False and "connection refused" in item["error"]
     assert "PD-SPAWN-SECRET" not in json.dumps(start.result())
+
+
+def _fleet(**overrides):
+    from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._fleet import summary
+
+    reports = {"env0": {"outcome": "success", "level": 2, "direction": "back", "rollback_id": "rb-0",
+                        "elapsed_seconds": 3.2, "target_seconds": 300.0, "summary": "ok"}}
+    reports.update(overrides)
+    return summary(["env0", "env1", "env2"], [1, "100%"], reports, 0, [name for name in reports if reports[name]])
+
+
+def test_the_fleet_message_says_each_environment_that_ran_and_what_is_untouched():
+    """Issue 21: one Slack message per wave for the fleet, not one per environment."""
+    text = _notify.fleet_slack_message(_fleet(), drill=False)["text"]
+    assert text.splitlines()[0] == ":white_check_mark: *Level 2 rollback of a fleet of 3: wave 1 of 2 done*"
+    assert "• env0 (wave 1): success, 3.2s of 300s, rb-0" in text
+    assert "env1 (wave" not in text and text.endswith("Untouched: env1, env2")
+    failed = _fleet(env0={"outcome": "failed", "level": 2, "direction": "back", "rollback_id": "rb-0",
+                          "failure": {"msg": "did not become healthy"}})
+    text = _notify.fleet_slack_message(failed, drill=True)["text"]
+    assert text.startswith(":rotating_light: *[DRILL] Level 2 rollback of a fleet of 3: STOPPED at wave 1*")
+
+
+def test_the_fleet_pages_once_when_an_environment_failed_and_resolves_when_it_finished():
+    failed = _fleet(env0={"outcome": "failed", "level": 2, "direction": "back", "rollback_id": "rb-0"})
+    assert _notify.fleet_pagerduty_plan(failed, None) == "trigger"
+    running = _fleet()
+    assert _notify.fleet_pagerduty_plan(running, "open") is None  # not finished: the page stays as it is
+    done = _fleet(env1=dict(running["environments"]["env0"], level=2, direction="back", outcome="success"),
+                  env2={"outcome": "success", "level": 2, "direction": "back"})
+    assert done["finished"] and _notify.fleet_pagerduty_plan(done, "open") == "resolve"
+    assert _notify.fleet_pagerduty_plan(done, None) is None  # a Level 2 that paged nobody resolves nothing
+    assert _notify.fleet_pagerduty_plan(dict(done, dry_run=True), "open") is None
+    event = _notify.pagerduty_event(failed, "fleet", "trigger", _notify.dedup_key("fleet", "abc"), False, "rk")
+    assert event["dedup_key"] == "matbakh.hybrid_routing/fleet/abc"
+    assert event["payload"]["summary"].startswith("Level 2 rollback of a fleet of 3: STOPPED at wave 1")

@@ -150,7 +150,7 @@ def test_seconds(value, shown):
 
 
 def _first(count: int, gaps: Any) -> list[float]:
-    return [round(next(gaps), 6) for _ in range(count)]
+    return [round(next(gaps), 6) for _gap in range(count)]
 
 
 def test_pauses_back_off_to_the_maximum_and_never_past_it():
