@@ -78,6 +78,7 @@ def _brief(report: dict[str, Any]) -> dict[str, Any]:
     return {
         "outcome": report.get("outcome", FAILED),
         "rollback_id": report.get("rollback_id"),
+        "started_at": report.get("started_at"),
         "elapsed_seconds": report.get("elapsed_seconds"),
         "target_seconds": report.get("target_seconds"),
         "within_target": report.get("outcome") not in ("target_missed", FAILED),
@@ -124,6 +125,11 @@ def summary(hosts: list[str], waves: list[Any] | None, reports: dict[str, Any], 
     # What the fleet's messages say of the run (every environment runs the same level): from any report there is.
     first = next((reports[host] for host in hosts if isinstance(reports.get(host), dict) and reports[host]), {})
     result.update(level=first.get("level"), direction=first.get("direction"), dry_run=bool(first.get("dry_run")))
+    # When this job's environments ran: a fleet of several jobs (AWX) is put in waves by it (merge()).
+    ran = [entry for entry in environments.values() if entry.get("started_at") is not None]
+    result["started_at"] = min((float(entry["started_at"]) for entry in ran), default=None)
+    result["finished_at"] = max((float(entry["started_at"]) + float(entry.get("elapsed_seconds") or 0)
+                                 for entry in ran), default=None)
     result["outcome"] = "stopped" if stopped else "running" if not result["finished"] \
         else FAILED if result["failed"] else "done"
     result["message"] = message(result, tolerance_percent)
@@ -144,3 +150,54 @@ def message(fleet: dict[str, Any], tolerance_percent: float) -> str:
     if not fleet["finished"]:
         return f"{head} Next: wave {fleet['wave'] + 1} ({', '.join(fleet['waves'][fleet['wave']]['environments'])})."
     return head
+
+
+def merge(hosts: list[str], parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fleet of several jobs (an AWX fleet workflow: the canary's job, then the slices of one sliced job), from
+    each job's own summary. A job that started after every job of the wave before it had finished starts a new wave;
+    jobs that overlap (the slices) are one wave. An environment no job ran is untouched."""
+    ordered = sorted((part for part in parts if isinstance(part, dict) and part.get("environments")),
+                     key=lambda part: float(part.get("started_at") or 0))
+    waves: list[list[dict[str, Any]]] = []
+    for part in ordered:
+        if waves and float(part.get("started_at") or 0) < max(float(p.get("finished_at") or 0) for p in waves[-1]):
+            waves[-1].append(part)
+        else:
+            waves.append([part])
+    environments: dict[str, Any] = {}
+    for number, jobs in enumerate(waves, start=1):
+        for part in jobs:
+            for host, entry in part["environments"].items():
+                if entry.get("outcome") != UNTOUCHED:
+                    environments[host] = dict(entry, wave=number)
+    for host in hosts:
+        environments.setdefault(host, {"outcome": UNTOUCHED, "wave": None})
+    names = list(hosts) + [host for host in environments if host not in hosts]
+    failed = [host for host in names if environments[host]["outcome"] == FAILED]
+    untouched = [host for host in names if environments[host]["outcome"] == UNTOUCHED]
+    wave_rows = [{"wave": number, "environments": sorted(h for part in jobs for h, e in part["environments"].items()
+                                                          if e.get("outcome") != UNTOUCHED),
+                  "jobs": len(jobs), "failed": sorted(h for h in failed if environments[h]["wave"] == number)}
+                 for number, jobs in enumerate(waves, start=1)]
+    for row in wave_rows:
+        row["outcome"] = FAILED if row["failed"] else "done"
+    first = ordered[0] if ordered else {}
+    stopped = bool(failed and untouched)
+    result: dict[str, Any] = {
+        "waves": wave_rows, "wave": len(waves), "of_waves": len(waves) + (1 if stopped else 0),
+        "environments": {host: environments[host] for host in names}, "stopped": stopped, "finished": True,
+        "untouched": untouched, "failed": failed, "jobs": len(ordered),
+        "level": first.get("level"), "direction": first.get("direction"), "dry_run": bool(first.get("dry_run")),
+    }
+    result["outcome"] = "stopped" if stopped else FAILED if failed else "done"
+    done = len(names) - len(untouched)
+    head = (f"Fleet: {len(waves)} wave{'s' if len(waves) != 1 else ''} in {len(ordered)} job"
+            f"{'s' if len(ordered) != 1 else ''}, {done} of {len(names)} environments run, {len(failed)} failed.")
+    if failed:
+        why = "; ".join(f"{host}: {environments[host].get('why') or environments[host].get('summary')}"
+                        for host in failed)
+        head += f" Failed: {why}."
+    if untouched:
+        head += f" Untouched: {', '.join(untouched)}."
+    result["message"] = head
+    return result

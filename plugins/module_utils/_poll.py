@@ -160,10 +160,10 @@ def poll_until(
         received = time.monotonic()
         sample = PollSample(round(sent - started, 3), round(received - sent, 3), value, _answered(value))
         samples.append(sample)
+        if on_sample is not None:
+            on_sample(sample)  # first: it may say how much of the answer's time was the service's own
         if sample.answered:
             floor = max(min_wait, SLOW_ANSWER_GRACE * sample.latency)
-        if on_sample is not None:
-            on_sample(sample)
         done = not isinstance(value, BaseException) and is_done(value)
         if done or received >= deadline:
             return PollOutcome(samples, done, round(received - started, 3))

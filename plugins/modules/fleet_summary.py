@@ -50,6 +50,20 @@ options:
     description:
       - The environments that go first (C(hybrid_routing_wave_order)), checked to be a list of O(hosts).
     type: raw
+  fleet_id:
+    description:
+      - Names a fleet whose environments run in several jobs (C(hybrid_routing_fleet_id), an AWX fleet workflow's
+        canary job and sliced job). Each job's summary is then published as the custom stat
+        C(hybrid_routing_fleet_part_<awx_job_id>), which the fleet's summary job merges (O(parts)).
+    type: str
+    default: ""
+  parts:
+    description:
+      - The summaries of a fleet's jobs (their C(hybrid_routing_fleet_part_*) artifacts). Given, the result is the
+        whole fleet's, from all of them; a job that started after the jobs before it had all finished begins a new
+        wave, and jobs that overlap (the slices of one sliced job) are one wave. O(current) and O(waves) are not used.
+    type: list
+    elements: dict
   tolerance_percent:
     description: The share of a wave that may fail before the fleet stops, in percent (C(max_fail_percentage)).
     type: float

@@ -139,6 +139,10 @@ report:
       description: The one text the console, the notifications and the artifact carry.
       type: str
       sample: "Level 1 rollback (feature flags) of prod-eu: done in 3.1s (target 120s). Changed: ..."
+    started_at:
+      description: When the run started (epoch seconds); a fleet's jobs are put in waves by it.
+      type: float
+      sample: 1796040012.345
     elapsed_seconds:
       description: From the start of the run to the report.
       type: float

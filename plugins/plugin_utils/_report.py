@@ -257,6 +257,7 @@ def build_report(run: dict[str, Any] | None, results: dict[str, Any], failure: d
         "operator": run["operator"],
         "rollback_id": run["id"],
         "dry_run": bool(run["dry_run"]),
+        "started_at": round(float(run["started_at"]), 3),
         "elapsed_seconds": elapsed,
         "target_seconds": float(run["target_seconds"]),
         "phases": phases,

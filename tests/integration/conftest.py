@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 
-from hrtest import SINK_SMTP_PASSWORD, Moto, Runner, Sandbox, Sink
+from hrtest import SINK_SMTP_PASSWORD, Fleet, Moto, Runner, Sandbox, Sink
 
 
 @pytest.fixture(scope="session")
@@ -68,3 +68,16 @@ def sink(sink_server):
     """The notification sink (Slack, PagerDuty, status page, SMTP), with nothing recorded and no faults."""
     sink_server.reset()
     return sink_server
+
+
+@pytest.fixture
+def fleet_of(tmp_path):
+    fleets: list[Fleet] = []
+
+    def make(count: int) -> Fleet:
+        fleets.append(Fleet(tmp_path, count))
+        return fleets[-1]
+
+    yield make
+    for fleet in fleets:
+        fleet.stop()

@@ -468,3 +468,38 @@ class StagingStandIn(Sandbox):
         variables = yaml.safe_load(source.read_text())
         variables.update(aws_vars(moto), hybrid_routing_api_base=self.base, hybrid_routing_validate_certs=False)
         return variables
+
+
+class Fleet:
+    """One sandbox per environment, all with one admin token, and an inventory naming them env0..envN-1."""
+
+    def __init__(self, tmp_path: Path, count: int):
+        self.token = "fleet-" + secrets.token_hex(12)
+        self.tmp_path = tmp_path
+        self.boxes: list[Sandbox] = []
+        for index in range(count):
+            state = tmp_path / f"sandbox-{index}"
+            state.mkdir()
+            self.boxes.append(Sandbox(state, token=self.token))
+        self.names = [f"env{index}" for index in range(count)]
+
+    def inventory(self, **common: Any) -> Path:
+        hosts = {
+            name: {"hybrid_routing_api_base": box.base, "hybrid_routing_environment": name}
+            for name, box in zip(self.names, self.boxes, strict=True)
+        }
+        group = {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+            "hybrid_routing_validate_certs": False,
+            "hybrid_routing_state_dir": str(self.tmp_path / "state"),
+            "hybrid_routing_operator": "fleet-operator",
+            **common,
+        }
+        path = self.tmp_path / f"fleet-{secrets.token_hex(3)}.yml"
+        path.write_text(yaml.safe_dump({"all": {"vars": group, "hosts": hosts}}))
+        return path
+
+    def stop(self) -> None:
+        for box in self.boxes:
+            box.stop()

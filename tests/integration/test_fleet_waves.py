@@ -19,61 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from hrtest import REPO, Runner, Sandbox, http, plain, wait_for
+from hrtest import REPO, Fleet, Runner, Sandbox, http, plain, wait_for
 
 LEVEL2 = "playbooks/rollback_level2.yml"
 LEVEL1 = "playbooks/rollback_level1.yml"
 HYBRID_FLAGS = ("hybrid_routing", "direct_bedrock")
-
-
-class Fleet:
-    """One sandbox per environment, all with one admin token, and an inventory naming them env0..envN-1."""
-
-    def __init__(self, tmp_path: Path, count: int):
-        self.token = "fleet-" + secrets.token_hex(12)
-        self.tmp_path = tmp_path
-        self.boxes: list[Sandbox] = []
-        for index in range(count):
-            state = tmp_path / f"sandbox-{index}"
-            state.mkdir()
-            self.boxes.append(Sandbox(state, token=self.token))
-        self.names = [f"env{index}" for index in range(count)]
-
-    def inventory(self, **common: Any) -> Path:
-        hosts = {
-            name: {"hybrid_routing_api_base": box.base, "hybrid_routing_environment": name}
-            for name, box in zip(self.names, self.boxes, strict=True)
-        }
-        group = {
-            "ansible_connection": "local",
-            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-            "hybrid_routing_validate_certs": False,
-            "hybrid_routing_state_dir": str(self.tmp_path / "state"),
-            "hybrid_routing_operator": "fleet-operator",
-            **common,
-        }
-        path = self.tmp_path / f"fleet-{secrets.token_hex(3)}.yml"
-        path.write_text(yaml.safe_dump({"all": {"vars": group, "hosts": hosts}}))
-        return path
-
-    def stop(self) -> None:
-        for box in self.boxes:
-            box.stop()
-
-
-@pytest.fixture
-def fleet_of(tmp_path):
-    fleets: list[Fleet] = []
-
-    def make(count: int) -> Fleet:
-        fleets.append(Fleet(tmp_path, count))
-        return fleets[-1]
-
-    yield make
-    for fleet in fleets:
-        fleet.stop()
 
 
 def _runner(tmp_path: Path, fleet: Fleet) -> Runner:
@@ -225,3 +176,15 @@ def test_a_failing_canary_pages_the_fleet_once(tmp_path, fleet_of, sink):
     assert [event["event_action"] for event in events] == ["trigger"], events
     assert "STOPPED at wave 1" in events[0]["payload"]["summary"]
     assert all(_untouched(box) for box in fleet.boxes[1:])
+
+
+@pytest.mark.parametrize("extra, said", [
+    ("hybrid_routing_waves=[1,", "hybrid_routing_waves must be a list of wave sizes, got '[1,': give it as JSON"),
+    ('{"hybrid_routing_waves": [1, "a quarter"]}', "'a quarter' is neither a number of environments nor a percentage"),
+    ('{"hybrid_routing_wave_order": ["nowhere"]}', "hybrid_routing_wave_order names nowhere, which the inventory"),
+], ids=["not-json", "not-a-size", "unknown-environment"])
+def test_waves_the_play_cannot_take_are_refused_before_anything_is_read(runner, api, extra, said):
+    run = runner.run(LEVEL1, "-e", extra)
+    assert run.rc != 0
+    assert said in _said(run) and "Traceback" not in run.output
+    assert api.changes() == [] and api.get("/_sandbox/requests")["by_route"] == {}

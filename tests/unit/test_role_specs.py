@@ -130,7 +130,8 @@ def test_each_level_playbook_shows_the_action_roles_it_runs(playbook, level, dir
     text = (ROLES_DIR.parent / "playbooks" / playbook).read_text()
     (shown,) = re.findall(r"^\s*# actions: (.+)$", text, flags=re.M)
     assert shown.split(", ") == plan(level, direction, "admin_api", [])["actions"]
-    [play] = yaml.safe_load(text)
+    check, play = yaml.safe_load(text)  # the waves' check first (playbooks/fleet_check.yml), then the level
+    assert check == {"name": "Check the fleet's waves", "ansible.builtin.import_playbook": "fleet_check.yml"}
     assert play["roles"][0]["role"] == "matbakh.hybrid_routing.hybrid_routing"
     assert play["roles"][0]["vars"] == ({"hybrid_routing_level": level} if direction == "back"
                                         else {"hybrid_routing_direction": "forward"})
