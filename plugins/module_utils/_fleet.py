@@ -175,12 +175,12 @@ def merge(hosts: list[str], parts: list[dict[str, Any]]) -> dict[str, Any]:
     names = list(hosts) + [host for host in environments if host not in hosts]
     failed = [host for host in names if environments[host]["outcome"] == FAILED]
     untouched = [host for host in names if environments[host]["outcome"] == UNTOUCHED]
-    wave_rows = [{"wave": number, "environments": sorted(h for part in jobs for h, e in part["environments"].items()
-                                                          if e.get("outcome") != UNTOUCHED),
-                  "jobs": len(jobs), "failed": sorted(h for h in failed if environments[h]["wave"] == number)}
-                 for number, jobs in enumerate(waves, start=1)]
-    for row in wave_rows:
-        row["outcome"] = FAILED if row["failed"] else "done"
+    wave_rows = []
+    for number, jobs in enumerate(waves, start=1):
+        members = sorted(host for host in names if environments[host]["wave"] == number)
+        wave_failed = [host for host in members if host in failed]
+        wave_rows.append({"wave": number, "environments": members, "jobs": len(jobs), "failed": wave_failed,
+                          "outcome": FAILED if wave_failed else "done"})
     first = ordered[0] if ordered else {}
     stopped = bool(failed and untouched)
     result: dict[str, Any] = {

@@ -8,6 +8,7 @@ import pytest
 from ansible.playbook.play import Play
 
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._fleet import (
+    FAILED,
     UNTOUCHED,
     batches,
     check_order,
@@ -87,3 +88,33 @@ def test_the_last_wave_finishes_the_fleet_and_each_environment_has_its_time_agai
     assert fleet["environments"]["env2"]["within_target"] is False
     assert fleet["environments"]["env1"]["within_target"] is True
     assert fleet["message"] == "Fleet: wave 2 of 2 done, 3 of 3 environments run, 0 failed."
+
+
+def _part(hosts: list[str], started: float, finished: float, outcome: str = "success") -> dict[str, Any]:
+    return {"started_at": started, "finished_at": finished, "level": 2, "direction": "back", "dry_run": False,
+            "environments": {host: {"outcome": outcome, "started_at": started, "elapsed_seconds": finished - started,
+                                    "summary": f"{host} {outcome}", "why": None if outcome != FAILED else "boom"}
+                             for host in hosts}}
+
+
+def test_jobs_of_a_fleet_are_merged_into_waves_by_when_they_ran():
+    """An AWX fleet: the canary's job, then slices that overlap (one wave), in any order."""
+    from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._fleet import merge
+
+    parts = [_part(["env2", "env4"], 12.0, 20.0), _part(["env0"], 0.0, 10.0), _part(["env1", "env3"], 11.0, 19.0)]
+    fleet = merge(HOSTS[:5], parts)
+    assert fleet["jobs"] == 3 and fleet["wave"] == 2 and fleet["failed"] == [] and fleet["untouched"] == []
+    assert [row["environments"] for row in fleet["waves"]] == [["env0"], ["env1", "env2", "env3", "env4"]]
+    assert [row["jobs"] for row in fleet["waves"]] == [1, 2]
+    assert fleet["outcome"] == "done" and fleet["level"] == 2
+    assert fleet["message"] == "Fleet: 2 waves in 3 jobs, 5 of 5 environments run, 0 failed."
+
+
+def test_a_merged_fleet_whose_canary_failed_is_stopped_with_the_rest_untouched():
+    from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._fleet import merge
+
+    fleet = merge(HOSTS[:3], [_part(["env0"], 0.0, 5.0, FAILED)])
+    assert fleet["stopped"] and fleet["outcome"] == "stopped" and fleet["untouched"] == ["env1", "env2"]
+    assert fleet["message"] == ("Fleet: 1 wave in 1 job, 1 of 3 environments run, 1 failed. Failed: env0: boom. "
+                                "Untouched: env1, env2.")
+    assert merge(HOSTS[:2], [])["untouched"] == ["env0", "env1"]
