@@ -17,6 +17,9 @@ description:
     session for the module's service in the playbook process, just before Ansible forks that task's workers, so every
     worker inherits them.
   - The same for requests, which the admin API and notification clients use, on the first task of the collection.
+  - And for what each of the collection's tasks would otherwise read in every worker - the module's Python, its
+    action's argument spec (parsed from the module's documentation) and the roles' argument specs and defaults that
+    rollback_start checks the inputs against - about a third of a level's CPU per environment before it was.
   - It changes no output and no result. Without it each worker loads what it needs itself, at that cost in CPU.
 requirements:
   - Enable it in C(ansible.cfg) (C([defaults] callbacks_enabled = matbakh.hybrid_routing.preload)) or with
@@ -30,7 +33,11 @@ from typing import Any
 from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._aws import preload
-from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import module_name
+from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import (
+    argument_spec_from_documentation,
+    module_name,
+)
+from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inputs import warm as warm_inputs
 
 # The in-process modules that make AWS clients in every run of their task, and the services they use.
 AWS_SERVICES = {
@@ -51,6 +58,7 @@ class CallbackModule(CallbackBase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.http_loaded = False
+        self.warmed: set[str] = set()
 
     def v2_playbook_on_task_start(self, task: Any, is_conditional: bool) -> None:
         # Sent in the playbook process before the task's workers are forked; preload() does each service once.
@@ -61,6 +69,26 @@ class CallbackModule(CallbackBase):
             self.http_loaded = True
             with contextlib.suppress(ImportError):  # the task reports it (module_utils/_http.py)
                 importlib.import_module("requests")
+        if module.startswith("matbakh.hybrid_routing."):
+            self._warm(module)
         services = AWS_SERVICES.get(module)
         if services:
             preload(*services)
+
+    def _warm(self, module: str) -> None:
+        """Import the task's module and its action, and parse their specs, in this process; once per module."""
+        if module in self.warmed:
+            return
+        self.warmed.add(module)
+        name = module.rpartition(".")[2]
+        with contextlib.suppress(ImportError):
+            importlib.import_module(f"ansible_collections.matbakh.hybrid_routing.plugins.modules.{name}")
+        try:
+            action = importlib.import_module(f"ansible_collections.matbakh.hybrid_routing.plugins.action.{name}")
+        except ImportError:
+            return  # an in-process module: the shared action plugin has no spec of its own
+        plugin = getattr(action, "ActionModule", None)
+        if getattr(plugin, "DOCUMENTATION", None):
+            argument_spec_from_documentation(plugin.DOCUMENTATION, plugin.SECRET_OPTIONS)
+        if name == "rollback_start":
+            warm_inputs()

@@ -20,6 +20,8 @@ reports) have action plugins of their own built on the classes here.
 
 from __future__ import annotations
 
+import copy
+import functools
 import importlib
 import os
 from types import ModuleType
@@ -93,10 +95,14 @@ class InProcessModuleAction(ActionBase):
         return result
 
 
+@functools.lru_cache(maxsize=64)
 def argument_spec_from_documentation(documentation: str, secret: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The argument spec a docs-only module's DOCUMENTATION declares (one place for the options); `secret` names
-    the options to keep out of every output (no_log is not a documentation key)."""
-    return _spec(yaml.safe_load(documentation).get("options") or {}, secret)
+    the options to keep out of every output (no_log is not a documentation key). Cached, and read in the playbook
+    process before a task's workers fork (plugins/callback/preload.py): each worker would parse it again. Callers
+    copy what they change (the spec is shared)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml where PyYAML has it: about 10x faster
+    return _spec(yaml.load(documentation, Loader=loader).get("options") or {}, secret)
 
 
 def _spec(options: dict[str, Any], secret: frozenset[str]) -> dict[str, Any]:
@@ -126,7 +132,8 @@ class ControllerAction(ActionBase):
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         del tmp
-        spec = dict(self.EXTRA_OPTIONS, **argument_spec_from_documentation(self.DOCUMENTATION, self.SECRET_OPTIONS))
+        spec = dict(copy.deepcopy(self.EXTRA_OPTIONS),
+                    **copy.deepcopy(argument_spec_from_documentation(self.DOCUMENTATION, self.SECRET_OPTIONS)))
         validation = ArgumentSpecValidator(spec).validate(dict(self._task.args))
         if validation.error_messages:
             result.update(failed=True, msg=f"Invalid arguments for {self._task.action}: "
