@@ -1,6 +1,6 @@
 """How much a rollback costs beyond its API calls: one command, a table, goals that fail the run when missed.
 
-    python benchmarks/bench.py            # everything: levels, recovery, fleet (1, 10, 50), degraded, receivers
+    python benchmarks/bench.py            # everything: levels, recovery, fleet (1 to 200), cap, degraded, receivers
     python benchmarks/bench.py --short    # levels at 0 and 100 ms, degraded, receivers (the test command runs this)
     python benchmarks/bench.py --write docs/performance.md   # also rewrite the tables in that file
 
@@ -39,6 +39,12 @@ FLOOR_GOALS = {"level1": 2.0, "level2": 2.5, "level3": 2.5, "rollforward": 2.5}
 RECOVERY_SECONDS = 30.0
 POLL_INTERVAL = 0.5
 FLEET_GOAL = 2.0
+FLEET_SIZES = [1, 10, 50, 100, 200]
+FLEET_WALL_GOAL_UP_TO = 100  # 200 environments are measured and reported, without a goal (issue 21)
+FLEET_REQUESTS_GOAL = 25  # requests per environment for a 30 s recovery
+FLEET_CPU_GOAL = 0.6  # controller CPU seconds per environment
+CAP_ENVIRONMENTS = 100
+CAP_RPS = 50.0
 DEGRADED_GOAL_SECONDS = 150.0  # "well inside" Level 2's 5 minutes: half of it
 # Issue 16: with every receiver hanging, the actions phase within 1 s of a healthy run's, the run within the healthy
 # run's wall time plus the notification budget plus 2 s.
@@ -132,7 +138,7 @@ class Run:
     output: str = field(repr=False, default="")
 
 
-def inventory(path: Path, sandbox: Sandbox, count: int, state: Path) -> Path:
+def inventory(path: Path, sandbox: Sandbox, count: int, state: Path, **common: Any) -> Path:
     hosts = {
         f"env{index:02d}": {
             "ansible_connection": "local",
@@ -140,6 +146,7 @@ def inventory(path: Path, sandbox: Sandbox, count: int, state: Path) -> Path:
             "hybrid_routing_api_base": sandbox.bases[index],
             "hybrid_routing_state_dir": str(state),
             "hybrid_routing_operator": "bench",
+            **common,
         }
         for index in range(count)
     }
@@ -306,15 +313,49 @@ class Bench:
                     continue
                 base_wall = base_wall or run.wall
                 ratio = run.wall / base_wall
-                met = self.check(ratio <= FLEET_GOAL, f"fleet of {size}: {ratio:.2f}x one environment") \
-                    if size > 1 else "-"
-                rows.append([f"{size}", f"{run.wall:.2f}", f"{ratio:.2f}x", f"{run.cpu:.1f}",
-                             f"{run.cpu / size:.2f}", f"{service_cpu:.1f}", f"{run.requests / size:.0f}", met])
+                per_env, requests = run.cpu / size, run.requests / size
+                goals = [self.check(requests <= FLEET_REQUESTS_GOAL,
+                                    f"fleet of {size}: {requests:.0f} requests per environment") == "yes"]
+                if size > 1 and size <= FLEET_WALL_GOAL_UP_TO:
+                    goals.append(self.check(ratio <= FLEET_GOAL, f"fleet of {size}: {ratio:.2f}x one environment")
+                                 == "yes")
+                if size >= 50:
+                    goals.append(self.check(per_env <= FLEET_CPU_GOAL,
+                                            f"fleet of {size}: {per_env:.2f} CPU-s per environment") == "yes")
+                met = "yes" if all(goals) else "**NO**"
+                rows.append([f"{size}", f"{run.wall:.2f}", f"{ratio:.2f}x", f"{run.cpu:.1f}", f"{per_env:.2f}",
+                             f"{service_cpu:.1f}", f"{requests:.0f}", met])
                 print(f"  fleet {size:3}  {run.wall:6.2f} s  {ratio:4.2f}x  {run.cpu:6.1f} CPU-s "
-                      f"({run.cpu / size:.2f} per environment), service {service_cpu:.1f} CPU-s", flush=True)
+                      f"({per_env:.2f} per environment), {requests:.0f} requests per environment, service "
+                      f"{service_cpu:.1f} CPU-s", flush=True)
         finally:
             sandbox.stop()
         self.tables["fleet"] = rows
+
+    def cap(self) -> None:
+        """Level 2 on CAP_ENVIRONMENTS environments behind one gateway (one rate-limit scope), capped at CAP_RPS:
+        the busiest second the service saw, across all its ports."""
+        sandbox = Sandbox(CAP_ENVIRONMENTS, self.workdir)
+        try:
+            state = Path(tempfile.mkdtemp(dir=self.workdir))
+            inv = inventory(self.workdir / "inv-cap.json", sandbox, CAP_ENVIRONMENTS, state,
+                            hybrid_routing_api_max_requests_per_second=CAP_RPS,
+                            hybrid_routing_api_rate_limit_scope="one-gateway")
+            sandbox.prepare({})
+            run = play(LEVELS["level2"], inv, sandbox, CAP_ENVIRONMENTS)
+            if run.rc != 0:
+                self.failures.append(f"capped fleet failed:\n{run.output[-3000:]}")
+                return
+            times = sorted(t for base in sandbox.bases for t in http("GET", f"{base}/_sandbox/requests")["times"])
+            busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+            allowed = CAP_RPS * 1.1 + 1
+            met = self.check(busiest <= allowed, f"capped fleet: {busiest} requests in its busiest second")
+            self.tables["cap"] = [[f"{CAP_ENVIRONMENTS}", f"{CAP_RPS:g}", f"{len(times)}", f"{run.wall:.2f}",
+                                   f"{busiest}", f"{allowed:.0f}", met]]
+            print(f"  cap {CAP_RPS:g}/s on {CAP_ENVIRONMENTS}: {len(times)} requests in {run.wall:.1f} s, busiest "
+                  f"second {busiest}", flush=True)
+        finally:
+            sandbox.stop()
 
     def degraded(self) -> None:
         sandbox = Sandbox(1, self.workdir)
@@ -404,6 +445,7 @@ HEADERS = {  # also the parts of a run, in order
                  "met"],
     "fleet": ["environments", "wall s", "x one", "controller CPU s", "CPU s per env", "service CPU s",
               "requests per env", "met"],
+    "cap": ["environments", "cap per s", "requests", "wall s", "busiest second", "allowed", "met"],
     "degraded": ["run", "wall s", "requests", "rc", "goal s", "met"],
     "receivers": ["run", "wall s, receivers healthy", "wall s, every receiver hanging", "allowed s",
                   "actions s, healthy", "actions s, hanging", "met"],
@@ -460,8 +502,12 @@ def main() -> int:
             print("recovery (the service healthy 30 s after the last action)", flush=True)
             bench.recovery()
         if "fleet" in parts:
-            print("fleet (Level 2 on 1, 10 and 50 environments, recovery 30 s)", flush=True)
-            bench.fleet([1, 10, 50])
+            print(f"fleet (Level 2 on {', '.join(map(str, FLEET_SIZES))} environments, recovery 30 s)", flush=True)
+            bench.fleet(FLEET_SIZES)
+        if "cap" in parts:
+            print(f"cap (Level 2 on {CAP_ENVIRONMENTS} environments behind one gateway, {CAP_RPS:g} requests/s)",
+                  flush=True)
+            bench.cap()
         if "degraded" in parts:
             print("degraded (Level 2, 20 % of calls answering 503, 500 ms on every call)", flush=True)
             bench.degraded()
