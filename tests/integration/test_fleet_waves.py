@@ -93,6 +93,15 @@ def test_a_healthy_fleet_goes_wave_by_wave_each_after_the_one_before_recovered(t
         assert not any(box.flags()[name] for name in HYBRID_FLAGS) and box.get("/admin/routing")["mode"] == "mcp_only"
     assert "Fleet: wave 3 of 3 done, 4 of 4 environments run, 0 failed." in _said(run)
 
+    # The roll-forward goes wave by wave too, and restores every environment.
+    for box in fleet.boxes:
+        box.set_faults({})
+    forward = runner.run("playbooks/rollforward.yml", "-e", _waves([2, "100%"]), inventory=fleet.inventory())
+    assert forward.rc == 0, forward.output
+    assert "Fleet: wave 2 of 2 done, 4 of 4 environments run, 0 failed." in _said(forward)
+    for box in fleet.boxes:
+        assert all(box.flags()[name] for name in HYBRID_FLAGS) and box.get("/admin/routing")["mode"] == "hybrid"
+
 
 def test_a_run_killed_during_wave_two_then_run_again_converges_without_redoing_wave_one(tmp_path, fleet_of):
     fleet = fleet_of(3)
