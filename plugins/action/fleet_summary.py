@@ -32,8 +32,9 @@ class ActionModule(ControllerAction):
                 return {"failed": True, "msg": f"{exc}. Nothing was changed."}
             strangers = sorted(set(params["order"]) - set(params["hosts"]))
             if strangers:
-                return {"failed": True, "msg": f"hybrid_routing_wave_order names {', '.join(strangers)}, which the "
-                                               "inventory does not have. Nothing was changed."}
+                return {"failed": True, "msg": f"hybrid_routing_wave_order names {', '.join(strangers)}, which this "
+                                               "run does not target (the inventory, hybrid_routing_hosts). Nothing "
+                                               "was changed."}
         if params["parts"] is not None:
             fleet = merge(params["hosts"], params["parts"])
             stat = STAT

@@ -190,10 +190,27 @@ def test_a_failing_canary_pages_the_fleet_once(tmp_path, fleet_of, sink):
 @pytest.mark.parametrize("extra, said", [
     ("hybrid_routing_waves=[1,", "hybrid_routing_waves must be a list of wave sizes, got '[1,': give it as JSON"),
     ('{"hybrid_routing_waves": [1, "a quarter"]}', "'a quarter' is neither a number of environments nor a percentage"),
-    ('{"hybrid_routing_wave_order": ["nowhere"]}', "hybrid_routing_wave_order names nowhere, which the inventory"),
+    ('{"hybrid_routing_wave_order": ["nowhere"]}', "wave_order names nowhere, which this run does not target"),
 ], ids=["not-json", "not-a-size", "unknown-environment"])
 def test_waves_the_play_cannot_take_are_refused_before_anything_is_read(runner, api, extra, said):
     run = runner.run(LEVEL1, "-e", extra)
     assert run.rc != 0
     assert said in _said(run) and "Traceback" not in run.output
     assert api.changes() == [] and api.get("/_sandbox/requests")["by_route"] == {}
+
+
+def test_waves_of_the_environments_a_pattern_names_in_the_order_given(tmp_path, fleet_of):
+    """hybrid_routing_hosts as a pattern of several (env1:env2) with an order: only those two, env2 first."""
+    fleet = fleet_of(4)
+    runner = _runner(tmp_path, fleet)
+    run = runner.run(LEVEL1, "-e", "hybrid_routing_hosts=env1:env2", "-e", _waves([1]), "-e",
+                     '{"hybrid_routing_wave_order": ["env2"]}', inventory=fleet.inventory())
+    assert run.rc == 0, run.output
+    boxes = dict(zip(fleet.names, fleet.boxes, strict=True))
+    assert _untouched(boxes["env0"]) and _untouched(boxes["env3"])
+    first, second = (min(_at(c) for c in boxes[name].changes()) for name in ("env2", "env1"))
+    assert first <= second
+    assert "Fleet: wave 2 of 2 done, 2 of 2 environments run, 0 failed." in _said(run)
+    refused = runner.run(LEVEL1, "-e", "hybrid_routing_hosts=env1", "-e", '{"hybrid_routing_wave_order": ["env2"]}',
+                         inventory=fleet.inventory())
+    assert refused.rc != 0 and "names env2, which this run does not target" in _said(refused)
