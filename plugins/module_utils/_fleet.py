@@ -103,11 +103,9 @@ def summary(hosts: list[str], waves: list[Any] | None, reports: dict[str, Any], 
         environments[host] = entry
     wave_rows = []
     for number, members in enumerate(cut, start=1):
-        outcomes = [environments[host]["outcome"] for host in members]
         failed = [host for host in members if environments[host]["outcome"] == FAILED]
         state = UNTOUCHED if number > now else (FAILED if failed else "done")
-        wave_rows.append({"wave": number, "environments": members, "failed": failed, "outcome": state,
-                          "outcomes": outcomes})
+        wave_rows.append({"wave": number, "environments": members, "failed": failed, "outcome": state})
     this_wave = wave_rows[now - 1] if now else None
     failed_share = 100.0 * len(this_wave["failed"]) / len(this_wave["environments"]) if this_wave else 0.0
     stopped = bool(this_wave and this_wave["failed"] and failed_share > tolerance_percent and now < len(cut))
