@@ -53,7 +53,7 @@ def _schemathesis(url: str, out_dir: Path, name: str, *selection: str, headers: 
         sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG), "--no-color",
         "run", f"{url}/openapi.json", "--checks", "all", "--seed", str(SEED),
         "--max-examples", str(MAX_EXAMPLES[name]), "--workers", "1",
-        "--generation-database", "none", "--request-timeout", "10", *selection,
+        "--generation-database", "none", *selection,
     ]
     for header, value in headers.items():
         argv += ["-H", f"{header}: {value}"]
