@@ -8,10 +8,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api import CONNECTION_ARGSPEC
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._notify import who
 from ansible_collections.matbakh.hybrid_routing.plugins.modules.rollback_report import DOCUMENTATION
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._authorization import not_enforced
-from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import ControllerAction
+from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import (
+    COLLECTION,
+    ControllerAction,
+    module_of,
+    run_in_process,
+)
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._report import (
     audit_record,
     build_report,
@@ -25,16 +31,38 @@ def _mapping_or_none(value: Any) -> dict[str, Any] | None:
     return value if isinstance(value, dict) and value else None
 
 
+def _taken(result: Any) -> bool:
+    """Whether a step's result is a lock the run holds (taken, not failed, not skipped)."""
+    return isinstance(result, dict) and bool(result) and not result.get("failed") and not result.get("skipped")
+
+
 class ActionModule(ControllerAction):
     DOCUMENTATION = DOCUMENTATION
+    EXTRA_OPTIONS = CONNECTION_ARGSPEC  # the admin API's, to give the lock back (release_lock)
+    RUNS = ("rollback_lock",)  # run in this process (the preload callback imports it before the workers fork)
+
+    def _release_lock(self, params: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+        """rollback_lock, state absent, for the run's operator: in this step, so that the report says whether the
+        lock was released (one task less per environment than a step of its own)."""
+        connection = {name: params[name] for name in CONNECTION_ARGSPEC if params.get(name) is not None}
+        connection["rollback_id"] = run.get("id")
+        released = run_in_process(module_of(f"{COLLECTION}.rollback_lock"),
+                                  dict(connection, holder=run.get("operator"), state="absent"),
+                                  bool(self._play_context.check_mode), False, f"{COLLECTION}.rollback_lock")
+        return {key: value for key, value in released.items() if key not in ("invocation", "diff")}
 
     def act(self, params: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        run = _mapping_or_none(params["run"])
+        unlock = None
+        if params["release_lock"] and run is not None and _taken((params["results"] or {}).get("lock")):
+            unlock = self._release_lock(params, run)
+            params["results"] = dict(params["results"], unlock=unlock)
         fallback = {
             "level": params["level"], "direction": params["direction"], "operator": params["operator"],
             "environment": params["environment"] or task_vars["inventory_hostname"],
             "dry_run": bool(self._play_context.check_mode),
         }
-        report = build_report(_mapping_or_none(params["run"]), params["results"], _mapping_or_none(params["failure"]),
+        report = build_report(run, params["results"], _mapping_or_none(params["failure"]),
                               params["nothing_to_do"], fallback)
         report["trigger"] = params["trigger"]
         report["drill"] = params["drill"]
@@ -54,8 +82,11 @@ class ActionModule(ControllerAction):
             report["timeline"] = timeline(params["run"], params["results"], report)
             report["follow_ups"] = follow_ups(time.time())
         host = task_vars["inventory_hostname"]
+        warnings = (unlock or {}).pop("warnings", None)
         return {
             "changed": False,
+            **({"unlock": unlock} if unlock is not None else {}),
+            **({"warnings": warnings} if warnings else {}),
             "report": report,
             # What set_stats would publish: AWX keeps it as a job artifact, per environment.
             "ansible_stats": {"data": {params["stats_name"]: {host: report}}, "per_host": False, "aggregate": True},

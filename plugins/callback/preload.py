@@ -18,8 +18,9 @@ description:
     worker inherits them.
   - The same for requests, which the admin API and notification clients use, on the first task of the collection.
   - And for what each of the collection's tasks would otherwise read in every worker - the module's Python, its
-    action's argument spec (parsed from the module's documentation) and the roles' argument specs and defaults that
-    rollback_start checks the inputs against - about a third of a level's CPU per environment before it was.
+    action's argument spec (parsed from the module's documentation), the modules an action runs in-process (the
+    preflight's checks) and the roles' argument specs and defaults that rollback_start checks the inputs
+    against - about a third of a level's CPU per environment before it was.
   - It changes no output and no result. Without it each worker loads what it needs itself, at that cost in CPU.
 requirements:
   - Enable it in C(ansible.cfg) (C([defaults] callbacks_enabled = matbakh.hybrid_routing.preload)) or with
@@ -90,5 +91,7 @@ class CallbackModule(CallbackBase):
         plugin = getattr(action, "ActionModule", None)
         if getattr(plugin, "DOCUMENTATION", None):
             argument_spec_from_documentation(plugin.DOCUMENTATION, plugin.SECRET_OPTIONS)
+        for runs in getattr(plugin, "RUNS", ()):  # the modules an action runs in this process (its checks, say)
+            self._warm(f"matbakh.hybrid_routing.{runs}")
         if name == "rollback_start":
             warm_inputs()

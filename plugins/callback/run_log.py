@@ -12,14 +12,14 @@ version_added: 0.3.0
 description:
   - Records every play, task and result of the playbook run (timestamped, one line each, the result as JSON) and,
     when the run ends, writes each host's lines to C(<report>.log) beside every incident report
-    M(matbakh.hybrid_routing.incident_report) wrote for that host (mode 0600).
+    the frame (M(matbakh.hybrid_routing.rollback_record)) or M(matbakh.hybrid_routing.incident_report) wrote for
+    that host (mode 0600).
   - Module arguments (C(invocation)) are never logged, and results of C(no_log) tasks are already censored by
     Ansible before a callback sees them, so credentials do not reach the log.
   - A run killed before it ends writes no log; its report says where the log would be.
-  - A report in the shared store (C(s3://)) gets its log from M(matbakh.hybrid_routing.incident_report) itself,
-    as it stands when the report is written (every task before it) - this callback runs in the playbook process,
-    which holds no AWS credentials of the run's; the task that writes the report does. The recap is AWX's job
-    output (or the console).
+  - A report in the shared store (C(s3://)) gets its log from the step that writes the report, as it stands then
+    (every task before that step) - this callback runs in the playbook process, which holds no AWS credentials of
+    the run's; the task that writes the report does. The recap is AWX's job output (or the console).
   - A dry run (check mode) writes no report, and so no log either.
 requirements:
   - Enable it in C(ansible.cfg) (C([defaults] callbacks_enabled = matbakh.hybrid_routing.run_log)) or with
@@ -33,7 +33,10 @@ from typing import Any
 
 from ansible.plugins.callback import CallbackBase
 
-REPORT_ACTIONS = frozenset({"matbakh.hybrid_routing.incident_report", "incident_report"})
+# The steps that write an incident report, and the key of their result that says where: the frame's last step
+# (rollback_record, also when it fails: a failed run has its report too) and the module of its own.
+REPORT_ACTIONS = {"matbakh.hybrid_routing.rollback_record": "report_path", "rollback_record": "report_path",
+                  "matbakh.hybrid_routing.incident_report": "path", "incident_report": "path"}
 # The instance of this playbook run: a task's worker (a fork of the playbook process) reads the log so far from it.
 ACTIVE: CallbackModule | None = None
 # Result keys that are bulky, internal, or carry the module's arguments.
@@ -81,8 +84,9 @@ class CallbackModule(CallbackBase):
         body = _clean(result._result)
         self._line(host, f"{status.upper()} {host} | {task.get_name()} [{task.action}] "
                          f"{json.dumps(body, default=str, sort_keys=True)}")
-        if task.action in REPORT_ACTIONS and status == "ok" and isinstance(result._result.get("path"), str):
-            self.reports.setdefault(host, []).append(result._result["path"])
+        path = result._result.get(REPORT_ACTIONS.get(task.action, ""))
+        if status in ("ok", "failed") and isinstance(path, str):
+            self.reports.setdefault(host, []).append(path)
 
     def v2_runner_on_ok(self, result: Any) -> None:
         self._result(result, "ok")

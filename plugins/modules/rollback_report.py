@@ -16,15 +16,23 @@ description:
   - Phase times come from when the steps of each phase finished; the elapsed time runs from the start of the run
     to this report (the lock is released by then; notifications are sent after it).
   - Publishes the report as the custom stat O(stats_name), which AWX keeps as a job artifact.
+  - With O(release_lock), first gives back the rollback lock the run took (C(results.lock)), as
+    M(matbakh.hybrid_routing.rollback_lock) with V(state=absent) does, so that the report says whether it was
+    released (RV(unlock)). A lock that cannot be given back does not fail this step; the report says so, and it
+    expires after its lease.
 author:
   - matbakh platform team (@matbakh)
 extends_documentation_fragment:
   - matbakh.hybrid_routing.attributes.controller_only  # first: its action details win over the generic ones
   - matbakh.hybrid_routing.attributes
+  - matbakh.hybrid_routing.connection
+  - matbakh.hybrid_routing.attributes.admin_api
 attributes:
   check_mode:
     support: full
-    details: Changes nothing in either mode; a run in check mode has the outcome V(dry_run).
+    details: >-
+      Changes nothing in check mode (the lock is given back in check mode too); a run in check mode has the outcome
+      V(dry_run).
   diff_mode:
     support: none
   idempotent:
@@ -104,6 +112,13 @@ options:
         id.
     type: dict
     default: {}
+  release_lock:
+    description:
+      - Give back the lock the run took (C(results.lock), when it was taken) before judging the run, as the run's
+        operator; the connection options are the admin API's (the frame sets them with C(module_defaults) for the
+        group C(matbakh.hybrid_routing.admin_api)).
+    type: bool
+    default: false
   stats_name:
     description: Name of the custom stat the report is published under (per host).
     type: str
@@ -126,6 +141,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+unlock:
+  description: What giving the lock back returned (M(matbakh.hybrid_routing.rollback_lock)), failures included.
+  returned: when O(release_lock) and the run took the lock
+  type: dict
+  sample: {"changed": true, "lock": {"held": false}, "finished_at": 1796040006.1}
 report:
   description: The report.
   returned: success

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: rollback_start
-short_description: Start a rollback run of the hybrid routing frame
+short_description: Start a rollback run - check it before any write, then take its lock and snapshot
 version_added: 0.2.0
 description:
   - Names a rollback run (its id, label and target) and starts its clock, on the controller. The frame role
@@ -15,22 +15,43 @@ description:
     report M(matbakh.hybrid_routing.rollback_report) refer to.
   - Checks what only the frame knows before anything is read or written. The target of the run is the key
     C(level1), C(level2), C(level3) or C(rollforward) of O(targets) (missing keys take the defaults 120, 300, 600
-    and 600 s) and must be positive; O(lock_ttl_seconds) must cover it. Everything else is checked by the module
-    that acts.
+    and 600 s) and must be positive; O(lock_ttl_seconds) must cover it. Then who may run it (O(authorization)).
+  - With O(preflight), then runs the preflight - each module the run will act with, in check mode, in this one step
+    (RV(run.plan) says which, its C(checks)) - so that anything the run would be refused for is refused here, before any
+    write. The first refusal fails the step, saying which module refused; its message names the option. The rules
+    are the modules' own (M(matbakh.hybrid_routing.feature_flags), M(matbakh.hybrid_routing.routing_mode),
+    M(matbakh.hybrid_routing.state_snapshot), M(matbakh.hybrid_routing.release),
+    M(matbakh.hybrid_routing.lambda_alias), M(matbakh.hybrid_routing.rollback_lock)); they get the connection
+    options of this task, which the frame gives with C(module_defaults) (action groups
+    C(matbakh.hybrid_routing.admin_api) and C(matbakh.hybrid_routing.aws)).
+  - Then, nothing refused, takes the rollback lock for the run (M(matbakh.hybrid_routing.rollback_lock), its first
+    write, RV(lock)) and, rolling back, the snapshot a roll-forward restores
+    (M(matbakh.hybrid_routing.state_snapshot), RV(snapshot)). A roll-forward with nothing stored to restore takes
+    only its own stale lock (a killed run's), to give it back. Everything a run does before its actions is this one
+    step - a task per environment for each would cost a fleet most of its CPU.
+  - A lock taken meanwhile by someone else fails the step with nothing written; a snapshot that cannot be taken
+    fails it with the lock held, which the frame's report (M(matbakh.hybrid_routing.rollback_report)) gives back.
 author:
   - matbakh platform team (@matbakh)
 extends_documentation_fragment:
   - matbakh.hybrid_routing.attributes.controller_only  # first: its action details win over the generic ones
   - matbakh.hybrid_routing.attributes
+  - matbakh.hybrid_routing.connection
+  - matbakh.hybrid_routing.aws
 attributes:
   check_mode:
     support: full
-    details: Changes nothing in either mode; the run is marked as a dry run in check mode.
+    details: >-
+      Writes nothing in check mode (the lock and the snapshot are planned, not taken); the preflight's checks
+      always run in check mode; the run is marked as a dry run.
   diff_mode:
-    support: none
+    support: full
+    details: The snapshot's, as M(matbakh.hybrid_routing.state_snapshot) shows it.
   idempotent:
     support: full
-    details: Reports no change; each call names a new run.
+    details: >-
+      Each call names a new run; it reports a change only when it stores a new snapshot (the lock is the run's
+      bookkeeping, never a change), so a second run of a level for the same incident reports none.
 options:
   level:
     description: Rollback level.
@@ -125,6 +146,60 @@ options:
         them), to know which channels are configured (RV(run.notify)); it carries credentials and is never returned.
     type: dict
     default: {}
+  preflight:
+    description:
+      - The inputs of the preflight's checks (the frame's inventory values); omitted, no check runs (the run is only
+        named and authorized).
+    type: dict
+    suboptions:
+      flags:
+        description: The hybrid routing feature flags Level 1 turns off (check C(flags)).
+        type: list
+        elements: str
+        default: []
+      snapshot_path:
+        description: The run's snapshot file (checks C(stored) and C(snapshot)).
+        type: str
+        default: ""
+      snapshot_force:
+        description: Replace a kept snapshot of an earlier incident (check C(snapshot)).
+        type: bool
+        default: false
+      snapshot_max_age_seconds:
+        description: How old a kept snapshot may be and still be reused (check C(snapshot)).
+        type: float
+        default: 0
+      lambda_functions:
+        description: The Lambda functions Level 3 points back (checks C(snapshot) and C(lambda)).
+        type: list
+        elements: str
+        default: []
+      lambda_alias:
+        description: Their alias (checks C(snapshot) and C(lambda)).
+        type: str
+        default: live
+      release_target:
+        description: >-
+          The release (or Lambda version) to go back to; empty means the one before (checks C(release),
+          C(lambda)).
+        type: str
+        default: ""
+      rollforward_force:
+        description: Restore the recorded release even when another one was deployed since (check C(release)).
+        type: bool
+        default: false
+      release_wait_timeout:
+        description: How long the release change may take (checks C(release), C(lambda)).
+        type: float
+        default: 420
+      routing_wait_timeout:
+        description: How long the routing change may take to converge (check C(routing)).
+        type: float
+        default: 120
+      lock_takeover:
+        description: Take over a rollback lock another holder left behind (check C(lock)).
+        type: bool
+        default: false
 """
 
 EXAMPLES = r"""
@@ -141,6 +216,44 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+preflight:
+  description:
+    - What the preflight's checks found, when O(preflight) was given (also when a check refused the run).
+  returned: when O(preflight) is given and the run was not refused before it
+  type: dict
+  contains:
+    checks:
+      description:
+        - Each check that ran, by name (C(flags), C(stored), C(snapshot), C(release), C(lambda), C(routing),
+          C(lock)), with what the steps after it read - C(changes) (flags), C(snapshot) (the stored snapshot of a
+          roll-forward, or the one Level 3 would take), C(took_over_own) (lock), C(finished_at). A check that does
+          not apply to the run is C(skipped=true).
+      type: dict
+      sample: {"flags": {"changed": true, "changes": {"hybrid_routing": false}, "finished_at": 1796040000.2},
+               "routing": {"changed": true, "finished_at": 1796040000.3},
+               "lock": {"changed": true, "finished_at": 1796040000.4}}
+    nothing_to_do:
+      description: A roll-forward that found no stored snapshot to restore.
+      type: bool
+      sample: false
+    finished_at:
+      description: Epoch seconds when the preflight's checks ended.
+      type: float
+      sample: 1796040000.4
+lock:
+  description:
+    - What taking the rollback lock returned (M(matbakh.hybrid_routing.rollback_lock)), or null when the run did
+      not take it (refused before, or a roll-forward with nothing to do and no stale lock of its own).
+  returned: when O(preflight) is given
+  type: dict
+  sample: {"changed": true, "lock": {"held": true, "holder": "alice"}, "finished_at": 1796040000.5}
+snapshot:
+  description:
+    - What taking the snapshot returned (M(matbakh.hybrid_routing.state_snapshot)), or null (a roll-forward, or a
+      run that did not get that far).
+  returned: when O(preflight) is given
+  type: dict
+  sample: {"changed": true, "path": "/var/lib/matbakh/prod-eu/snapshot.json", "snapshot": {"environment": "prod-eu"}}
 refused_inputs:
   description:
     - The names the run may not take (a name the frame or the playbook sets itself, given with C(-e); an action

@@ -78,8 +78,11 @@ def test_level1_check_real_check_real(runner, api):
     assert again.rc == 0, again.output
     assert again.changed_actions() == [], "the lease, the audit record and the report are bookkeeping, not changes"
     assert re.search(r"itest\s+: ok=\d+\s+changed=0 ", again.stdout), again.stdout
-    # the preflight runs feature_flags in check mode, then the action runs it for real: neither changes anything
-    assert [t["changed"] for t in again.by_action("matbakh.hybrid_routing.feature_flags")] == [False, False]
+    # the preflight runs feature_flags in check mode (inside rollback_start's step), then the action runs it for
+    # real: neither changes anything
+    (start,) = again.by_action("matbakh.hybrid_routing.rollback_start")
+    assert start["preflight"]["checks"]["flags"]["changed"] is False
+    assert [t["changed"] for t in again.by_action("matbakh.hybrid_routing.feature_flags")] == [False]
     assert [t["changed"] for t in again.by_action("matbakh.hybrid_routing.state_snapshot")] == [False]
     new = api.changes()[writes_before:]
     lock_only = {("POST", "/admin/locks/rollback"), ("DELETE", "/admin/locks/rollback")}

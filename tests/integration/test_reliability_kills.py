@@ -27,12 +27,12 @@ SEED = int(os.environ.get("HR_RELIABILITY_SEED") or time.time())
 LOCK_TTL = 900  # the default hybrid_routing_lock_ttl_seconds
 # Slow enough that verification, the traffic switch and the deployment each last a moment a kill can land in.
 SLOW_SERVICE = {"recover_after_seconds": 1, "routing_converge_seconds": 0.5, "deploy_seconds": 1}
-# Fewer tasks than any level runs: the first point is drawn before a run has counted them.
-MIN_TASKS = 15
-PHASES = (("preflight", ("Name the run", "Check")), ("lock", ("Acquire", "lock")),
-          ("snapshot", ("snapshot", "Snapshot")), ("verify", ("Verify", "recovery")),
-          ("finish", ("Release the rollback lock", "Judge", "Tell", "Append", "Publish", "Write the incident",
-                      "Report the outcome")))
+# Fewer tasks than any level runs (Level 1: 11, four of them skipped): the first point is drawn before a run has
+# counted them.
+MIN_TASKS = 8
+# The preflight, the lock and the snapshot are one step (rollback_start); giving the lock back is the report's.
+PHASES = (("preflight, lock, snapshot", ("Start the run",)), ("verify", ("Wait until", "recovery")),
+          ("finish", ("Give the lock back", "Tell", "Say where", "Record the run")))
 
 
 def phase_of(task_name: str | None) -> str:

@@ -116,8 +116,9 @@ def test_a_rollback_publishes_its_own_metrics(runner, monitored, moto_server):
         aws_vars(moto_server), hybrid_routing_api_base=monitored.base, hybrid_routing_environment=monitored.environment,
         hybrid_routing_drill=True), env={"ADMIN_TOKEN": monitored.token})
     assert run.rc == 0, run.output
-    [published] = [t for t in run.tasks if t["action"] == "matbakh.hybrid_routing.rollback_metrics"]
-    assert published["published"] is True and published["changed"] is False  # an event, not managed state
+    # Published by the run's last step (rollback_record), which records the run: an event, not managed state.
+    [published] = [t for t in run.tasks if t["action"] == "matbakh.hybrid_routing.rollback_record"]
+    assert published["metrics_published"] is True and published["changed"] is False
     cw = moto_server.cloudwatch()
     dims = [{"Name": "Environment", "Value": monitored.environment}, {"Name": "Level", "Value": "1"},
             {"Name": "Drill", "Value": "true"}]
@@ -134,8 +135,8 @@ def test_a_rollback_publishes_its_own_metrics(runner, monitored, moto_server):
         aws_vars(moto_server), hybrid_routing_api_base=monitored.base,
         hybrid_routing_environment=monitored.environment), env={"ADMIN_TOKEN": monitored.token})
     assert dry.rc == 0, dry.output
-    [dry_metrics] = [t for t in dry.tasks if t["action"] == "matbakh.hybrid_routing.rollback_metrics"]
-    assert dry_metrics["published"] is False and not dry_metrics["changed"]
+    [dry_metrics] = [t for t in dry.tasks if t["action"] == "matbakh.hybrid_routing.rollback_record"]
+    assert dry_metrics["metrics_published"] is False and not dry_metrics["changed"]
 
 
 def test_backtest_replays_a_seeded_history(runner, api, moto_server):
