@@ -42,7 +42,12 @@ FLEET_GOAL = 2.0
 FLEET_SIZES = [1, 10, 50, 100, 200]
 FLEET_WALL_GOAL_UP_TO = 100  # 200 environments are measured and reported, without a goal (issue 21)
 FLEET_REQUESTS_GOAL = 25  # requests per environment for a 30 s recovery
-FLEET_CPU_GOAL = 0.6  # controller CPU seconds per environment
+# Controller CPU per environment, in bare host-tasks: the CPU Ansible itself spends on one task of one host that does
+# nothing (ansible.builtin.debug, measured on the same inventory with the same forks), so that the goal holds on a
+# machine of any speed. Issue 21 asked for 0.6 s where the code before it took 0.98 s on 100 environments; measured
+# on one machine, that code costs 54 bare host-tasks per environment (2.28 s at 42 ms), so 0.6 s is 33.
+FLEET_CPU_GOAL_BARE_TASKS = 33
+BARE_TASKS = 10  # tasks of the calibration play
 CAP_ENVIRONMENTS = 100
 CAP_RPS = 50.0
 DEGRADED_GOAL_SECONDS = 150.0  # "well inside" Level 2's 5 minutes: half of it
@@ -185,6 +190,15 @@ class Bench:
         self.tables: dict[str, list[list[str]]] = {}
         self.empty = workdir / "empty.yml"
         self.empty.write_text("- hosts: all\n  gather_facts: false\n  tasks: []\n")
+        self.bare = workdir / "bare.yml"
+        self.bare.write_text("- hosts: all\n  gather_facts: false\n  tasks:\n" + "".join(
+            f"    - name: Nothing {index}\n      ansible.builtin.debug:\n        msg: nothing\n        verbosity: 1\n"
+            for index in range(BARE_TASKS)))
+
+    def bare_task_cpu(self, inventory_path: Path, size: int) -> float:
+        """CPU seconds of one bare host-task on this inventory (the calibration play less an empty play)."""
+        runs = [play(str(self.bare), inventory_path, None, size), play(str(self.empty), inventory_path, None, size)]
+        return max(0.0, runs[0].cpu - runs[1].cpu) / (size * BARE_TASKS)
 
     def check(self, ok: bool, what: str) -> str:
         if not ok:
@@ -326,20 +340,23 @@ class Bench:
                 base_wall = base_wall or run.wall
                 ratio = run.wall / base_wall
                 per_env, requests = run.cpu / size, run.requests / size
+                unit = self.bare_task_cpu(inv, size)
+                in_tasks = per_env / unit if unit else float("inf")
                 goals = [self.check(requests <= FLEET_REQUESTS_GOAL,
                                     f"fleet of {size}: {requests:.0f} requests per environment") == "yes"]
                 if size > 1 and size <= FLEET_WALL_GOAL_UP_TO:
                     goals.append(self.check(ratio <= FLEET_GOAL, f"fleet of {size}: {ratio:.2f}x one environment")
                                  == "yes")
                 if size >= 50:
-                    goals.append(self.check(per_env <= FLEET_CPU_GOAL,
-                                            f"fleet of {size}: {per_env:.2f} CPU-s per environment") == "yes")
+                    goals.append(self.check(in_tasks <= FLEET_CPU_GOAL_BARE_TASKS,
+                                            f"fleet of {size}: {per_env:.2f} CPU-s per environment, {in_tasks:.0f} "
+                                            f"bare host-tasks ({unit * 1000:.0f} ms each)") == "yes")
                 met = "yes" if all(goals) else "**NO**"
                 rows.append([f"{size}", f"{run.wall:.2f}", f"{ratio:.2f}x", f"{run.cpu:.1f}", f"{per_env:.2f}",
-                             f"{service_cpu:.1f}", f"{requests:.0f}", met])
+                             f"{unit * 1000:.0f}", f"{in_tasks:.0f}", f"{service_cpu:.1f}", f"{requests:.0f}", met])
                 print(f"  fleet {size:3}  {run.wall:6.2f} s  {ratio:4.2f}x  {run.cpu:6.1f} CPU-s "
-                      f"({per_env:.2f} per environment), {requests:.0f} requests per environment, service "
-                      f"{service_cpu:.1f} CPU-s", flush=True)
+                      f"({per_env:.2f} per environment, {in_tasks:.0f} bare host-tasks of {unit * 1000:.0f} ms), "
+                      f"{requests:.0f} requests per environment, service {service_cpu:.1f} CPU-s", flush=True)
         finally:
             sandbox.stop()
         self.tables["fleet"] = rows
@@ -455,8 +472,8 @@ HEADERS = {  # also the parts of a run, in order
                "met"],
     "recovery": ["run", "wall s, recovery 0 s (median of 3)", "wall s, recovery 30 s", "beyond 30 s", "allowed",
                  "met"],
-    "fleet": ["environments", "wall s", "x one", "controller CPU s", "CPU s per env", "service CPU s",
-              "requests per env", "met"],
+    "fleet": ["environments", "wall s", "x one", "controller CPU s", "CPU s per env", "bare host-task ms",
+              "CPU per env in bare host-tasks", "service CPU s", "requests per env", "met"],
     "cap": ["environments", "cap per s", "requests", "wall s", "busiest second", "allowed", "met"],
     "degraded": ["run", "wall s", "requests", "rc", "goal s", "met"],
     "receivers": ["run", "wall s, receivers healthy", "wall s, every receiver hanging", "allowed s",

@@ -19,6 +19,7 @@ without a service.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +29,36 @@ CHECKS: dict[str, str] = {
     "flags": "feature_flags", "stored": "state_snapshot", "snapshot": "state_snapshot", "release": "release",
     "lambda": "lambda_alias", "routing": "routing_mode", "lock": "rollback_lock",
 }
+# The inventory variable behind each option a check gives its module (the frame's name for it), so that a refusal
+# names what to fix where the operator sets it; a check's own input when the module's message names no option.
+CONNECTION_VARIABLES = {"api_base": "hybrid_routing_api_base", "admin_token": "hybrid_routing_admin_token",
+                        "validate_certs": "hybrid_routing_validate_certs", "ca_path": "hybrid_routing_ca_path"}
+VARIABLES: dict[str, dict[str, str]] = {
+    "flags": {"flags": "hybrid_routing_flags"},
+    "stored": {"environment": "hybrid_routing_environment", "path": "hybrid_routing_state_dir"},
+    "snapshot": {"environment": "hybrid_routing_environment", "path": "hybrid_routing_state_dir",
+                 "force": "hybrid_routing_snapshot_force", "max_age_seconds": "hybrid_routing_snapshot_max_age_hours",
+                 "lambda_functions": "hybrid_routing_lambda_functions", "lambda_alias": "hybrid_routing_lambda_alias"},
+    "release": {"target": "hybrid_routing_release_target", "force": "hybrid_routing_rollforward_force",
+                "wait_timeout": "hybrid_routing_release_wait_timeout_seconds"},
+    "lambda": {"functions": "hybrid_routing_lambda_functions", "version": "hybrid_routing_release_target",
+               "alias": "hybrid_routing_lambda_alias", "wait_timeout": "hybrid_routing_release_wait_timeout_seconds"},
+    "routing": {"wait_timeout": "hybrid_routing_routing_wait_timeout_seconds"},
+    "lock": {"holder": "hybrid_routing_operator", "takeover": "hybrid_routing_lock_takeover",
+             "ttl_seconds": "hybrid_routing_lock_ttl_seconds"},
+}
+OWN_INPUT = {"flags": "hybrid_routing_flags"}
+URL = re.compile(r"https?://\S+")
+
+
+def variables_named(check: str, msg: str) -> list[str]:
+    """The inventory variables behind the options a module's message names (not the words of a URL in it)."""
+    text = URL.sub("", msg)
+    options = dict(CONNECTION_VARIABLES, **VARIABLES.get(check, {}))
+    named = [variable for option, variable in options.items() if re.search(rf"\b{option}\b", text)]
+    return list(dict.fromkeys(named)) or ([OWN_INPUT[check]] if check in OWN_INPUT else [])
+
+
 # What each check's result keeps for the steps after it (the rest would be carried to every later task for nothing).
 KEPT = ("changed", "failed", "msg", "finished_at", "changes", "snapshot", "took_over_own", "holder", "skipped")
 
@@ -100,11 +131,13 @@ def prepare(run: dict[str, Any], inputs: dict[str, Any], runner: Runner) -> dict
         result = runner(CHECKS[name], args, name != "stored")
         found[name] = {key: result[key] for key in KEPT if key in result}
         if result.get("failed"):
-            # The module's message names the one option that is wrong: nothing else is named beside it.
+            # The module's message names the one option that is wrong; the refusal adds where it is set.
+            msg = str(result.get("msg", "no message"))
+            named = variables_named(name, msg)
             return dict(outcome, failed=True, finished_at=round(time.time(), 3),
                         nothing_to_do=_nothing_to_do(run, found),
-                        msg=f"Preflight ({CHECKS[name]} in check mode) refused the run before any write: "
-                            f"{result.get('msg', 'no message')}")
+                        msg=f"Preflight ({CHECKS[name]} in check mode) refused the run before any write: {msg}"
+                            + (f" Set in the inventory as {', '.join(named)}." if named else ""))
     outcome["finished_at"] = round(time.time(), 3)
     outcome["nothing_to_do"] = nothing_to_do = _nothing_to_do(run, found)
     if nothing_to_do and not (found.get("lock") or {}).get("took_over_own"):
@@ -113,7 +146,9 @@ def prepare(run: dict[str, Any], inputs: dict[str, Any], runner: Runner) -> dict
                                         reason=f"{run['label']} {run['id']}"), False)
     outcome["lock"] = _taken(lock)
     if lock.get("failed"):  # taken by someone else since its check: refused, and nothing was written
-        return dict(outcome, failed=True, msg=f"The rollback lock was not taken, nothing was written: {lock.get('msg')}")
+        named = variables_named("lock", str(lock.get("msg")))
+        return dict(outcome, failed=True, msg=f"The rollback lock was not taken, nothing was written: {lock.get('msg')}"
+                                              + (f" Set in the inventory as {', '.join(named)}." if named else ""))
     if run["direction"] != "back":
         return outcome
     snapshot = runner("state_snapshot", check_args("snapshot", run, inputs, found) or {}, False)

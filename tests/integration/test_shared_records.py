@@ -91,8 +91,8 @@ def test_awx_jobs_in_fresh_containers_share_one_chain_and_one_page(tmp_path, api
     assert [r["rollback_id"] for r in found["last_records"]] == [report["rollback_id"] for report in reports]
     for report in reports:
         markdown, log = store.report_and_log(environment, report["rollback_id"])
-        assert report["rollback_id"] in markdown and "Judge the run and write its report" not in markdown
-        assert "PLAYBOOK" in log and "Judge the run and write its report" in log
+        assert report["rollback_id"] in markdown and "judge the run and write its report" not in markdown
+        assert "PLAYBOOK" in log and "judge the run and write its report" in log
         # The artifact AWX keeps links to the records in the store.
         links = report["records"]
         assert links["audit"] == f"s3://{store.bucket}/{PREFIX}/{environment}/audit/"

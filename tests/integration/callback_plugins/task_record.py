@@ -40,7 +40,8 @@ class CallbackModule(CallbackBase):
         # which the console no longer prints).
         # The preflight's findings (rollback_start) and what the run's last step recorded (rollback_record).
         for key in ("report", "evaluation", "calls", "published", "metrics", "decision", "guard", "msg", "fired",
-                    "error", "preflight", "metrics_published", "not_recorded", "audit", "report_path"):
+                    "error", "preflight", "snapshot", "lock", "metrics_published", "not_recorded", "audit",
+                    "report_path"):
             if key in result._result:
                 entry[key] = result._result[key]
         with open(path, "a", encoding="utf-8") as handle:

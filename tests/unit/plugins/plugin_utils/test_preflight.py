@@ -63,7 +63,8 @@ def test_each_level_checks_the_modules_it_acts_with_then_takes_the_lock_and_the_
     assert outcome["nothing_to_do"] is False and "failed" not in outcome
     lock_args = service.calls[-2][1]
     assert lock_args["holder"] == "alice" and lock_args["reason"].startswith(f"Level {level} rollback")
-    assert outcome["snapshot"]["snapshot"] == {"planned": False} and outcome["snapshot"]["path"] == INPUTS["snapshot_path"]
+    assert outcome["snapshot"]["snapshot"] == {"planned": False}
+    assert outcome["snapshot"]["path"] == INPUTS["snapshot_path"]
     # What later steps read is kept; the rest (documents, the invocation with its token) is not carried along.
     assert outcome["checks"]["flags"] == {"changed": True, "changes": {"hybrid_routing": False}, "finished_at": 1.0}
     assert "invocation" not in outcome["checks"]["lock"] and "invocation" not in outcome["lock"]
@@ -121,7 +122,8 @@ def test_the_first_refusal_ends_the_preflight_and_names_the_module_that_refused(
     assert [module for module, _args, _check in service.calls] == ["feature_flags", "routing_mode"]
     assert outcome["failed"] is True
     # The module's message, and which module in check mode said it: nothing else is named beside the one input.
-    assert outcome["msg"] == "Preflight (routing_mode in check mode) refused the run before any write: routing_mode says no"
+    assert outcome["msg"] == ("Preflight (routing_mode in check mode) refused the run before any write: "
+                              "routing_mode says no")
     assert "lock" not in outcome["checks"] and outcome["lock"] is None and outcome["snapshot"] is None
 
 
@@ -154,3 +156,31 @@ def test_the_lock_is_checked_for_the_runs_operator():
         "holder": "alice", "takeover": True, "ttl_seconds": 900.0}
     with pytest.raises(ValueError, match="unknown preflight check"):
         check_args("dns", a_run(1), INPUTS, {})
+
+
+@pytest.mark.parametrize("check, msg, named", [
+    ("flags", "admin_token is not set: pass the option admin_token or export ADMIN_TOKEN.",
+     ["hybrid_routing_admin_token"]),
+    ("flags", "Unknown feature flag(s): hybrid_routnig", ["hybrid_routing_flags"]),  # the check's own input
+    # Not the words of a URL (".../admin/feature-flags" names no option).
+    ("flags", "TLS verification failed for https://api.example/admin/feature-flags: point ca_path at the CA bundle",
+     ["hybrid_routing_ca_path"]),
+    ("release", "Unknown release 2024.13.99-9 (option target)", ["hybrid_routing_release_target"]),
+    ("routing", "wait_timeout must be >= 0", ["hybrid_routing_routing_wait_timeout_seconds"]),
+    ("release", "wait_timeout must be >= 0", ["hybrid_routing_release_wait_timeout_seconds"]),
+    ("lock", "The rollback lock is held by bob since 12:00 (investigating)", []),
+])
+def test_a_refusal_names_where_the_wrong_option_is_set(check, msg, named):
+    from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._preflight import variables_named
+
+    assert variables_named(check, msg) == named
+
+
+def test_a_refusal_says_where_to_fix_it():
+    class NoToken(Service):
+        def __call__(self, module, args, check_only):
+            self.calls.append((module, args, check_only))
+            return {"failed": True, "changed": False, "msg": "admin_token is not set: pass the option admin_token."}
+
+    outcome = prepare(a_run(1), INPUTS, NoToken())
+    assert outcome["msg"].endswith("Set in the inventory as hybrid_routing_admin_token.")
