@@ -45,5 +45,5 @@ options:
     type: int
     default: 5
 requirements:
-  - boto3 >= 1.34
+  - boto3 >= 1.36
 """

@@ -273,15 +273,35 @@ class S3Chain:
     def _id_key(self, record_id: str) -> str:
         return f"{self.prefix}ids/{hashlib.sha256(record_id.encode()).hexdigest()}.json"
 
+    # How far back from the head a record whose index entry is missing is looked for (see find).
+    TAIL = 3
+
     def find(self, record_id: str) -> dict[str, Any] | None:
         try:
             found = self._get_json(self._id_key(record_id))
             if found is None or not isinstance(found[0], dict):
-                return None
+                return self._find_in_tail(record_id)
             record = self._get_json(self._key(int(found[0].get("seq", 0))))
         except _records.RecordsError as exc:
             raise AuditError(str(exc)) from None
         return record[0] if record and isinstance(record[0], dict) else None
+
+    def _find_in_tail(self, record_id: str) -> dict[str, Any] | None:
+        """A writer stops (killed, the store unreachable) after its record and before the record's index entry: the
+        re-run of that run finds the record at the end of the chain, mends the index, and does not write it twice.
+        Only the last few records: the window is one write long, and every new run pays for this look."""
+        head, _etag = self._head()
+        start = head["seq"] - self.TAIL if head and isinstance(head.get("seq"), int) else 0
+        keys = [key for key in self.bucket.keys(self.prefix + "records/",
+                                                start_after=self._key(start) if start > 0 else "")
+                if _seq_of(key) is not None]
+        for key in reversed(keys):
+            found = self._get_json(key)
+            record = found[0] if found else None
+            if isinstance(record, dict) and record.get("record_id") == record_id:
+                self.bucket.put(self._id_key(record_id), canonical({"seq": record.get("seq")}), only_if="absent")
+                return record
+        return None
 
     def append(self, record: dict[str, Any], now: float | None = None) -> dict[str, Any]:
         try:

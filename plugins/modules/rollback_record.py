@@ -54,7 +54,7 @@ options:
     default: false
   audit_path:
     description: The audit trail, a file or the environment's chain in the shared store (V(s3://bucket/prefix/)).
-    type: str
+    type: path
     required: true
   audit_log_group:
     description: Also ship the stored audit record to this CloudWatch Logs group.
@@ -62,7 +62,7 @@ options:
     default: ""
   report_path:
     description: Where to write the incident report (a file or V(s3://bucket/key)); empty writes none.
-    type: str
+    type: path
     default: ""
   metrics:
     description:

@@ -58,5 +58,5 @@ def test_the_ee_installs_the_collection_from_the_tarball_the_project_builds(tmp_
 def test_the_collection_declares_its_dependencies_for_introspection():
     run = builder("introspect", "--sanitize", os.environ["HR_TEST_COLLECTIONS_ROOT"])
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "boto3>=1.34  # from collection matbakh.hybrid_routing" in run.stdout
+    assert "boto3>=1.36  # from collection matbakh.hybrid_routing" in run.stdout
     assert "ca-certificates [platform:rpm platform:dpkg]  # from collection matbakh.hybrid_routing" in run.stdout

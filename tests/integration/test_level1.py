@@ -10,6 +10,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import yaml
 
 from hrtest import BIN, REPO, free_port, http, install_built_collection
 
@@ -254,3 +255,24 @@ def test_a_removed_module_says_what_replaces_it(removed, instead):
                          capture_output=True, text=True, cwd=REPO, check=False)
     text = " ".join((run.stdout + run.stderr).split())
     assert run.returncode != 0 and "has been removed" in text and instead in text, text
+
+
+def test_a_laptop_keeps_its_records_under_its_home(tmp_path, runner, api):
+    """With no records bucket and no hybrid_routing_state_dir (the embedded default, ~/.local/state/...), the audit
+    trail, the snapshot, the incident report and the run's log go under the user's home, not a literal ./~ in the
+    directory the run started from."""
+    home = tmp_path / "home"
+    home.mkdir()
+    inventory = runner.inventory()
+    host = yaml.safe_load(inventory.read_text())
+    del host["all"]["hosts"]["itest"]["hybrid_routing_state_dir"]
+    inventory.write_text(yaml.safe_dump(host))
+    stray = REPO / "~"
+    assert not stray.exists(), "a literal ~ is already in the repository; remove it first"
+    real = runner.run(PLAYBOOK, inventory=inventory, env={"HOME": str(home)})
+    assert real.rc == 0, real.output
+    kept = home / ".local" / "state" / "matbakh.hybrid_routing" / "itest"
+    (report,) = kept.glob("reports/rb-*.md")
+    assert report.with_suffix(".log").is_file(), sorted(p.name for p in kept.rglob("*"))
+    assert (kept / "audit.jsonl").is_file() and (kept / "snapshot.json").is_file()
+    assert not stray.exists(), "the records went to ./~ instead of the home directory"

@@ -69,6 +69,34 @@ def test_a_record_id_is_written_once(store):
     assert _audit.find(location, "rb-2:rollback", aws=aws) is None
 
 
+def test_a_record_whose_index_was_not_written_is_found_and_not_written_again(store, monkeypatch):
+    """A writer killed between its record and the record's index entry: the re-run finds the record, mends the
+    index and appends nothing; a record further back than the tail is not looked for."""
+    client, aws, location, bucket = store
+    _audit.append(location, {"event": "rollback", "record_id": "rb-0:rollback"}, aws=aws)
+    real_put = _audit._records.S3.put
+
+    def killed_before_the_index(self, key, body, only_if=None, **kwargs):
+        if "/ids/" in key:
+            raise KeyboardInterrupt  # the writer dies here
+        return real_put(self, key, body, only_if=only_if, **kwargs)
+
+    monkeypatch.setattr(_audit._records.S3, "put", killed_before_the_index)
+    with pytest.raises(KeyboardInterrupt):
+        _audit.append(location, {"event": "rollback", "record_id": "rb-1:rollback"}, aws=aws)
+    monkeypatch.setattr(_audit._records.S3, "put", real_put)
+    prefix = location.split(bucket + "/", 1)[1]
+    ids = [item["Key"] for item in client.list_objects_v2(Bucket=bucket, Prefix=prefix + "ids/")["Contents"]]
+    assert len(ids) == 1, "the index entry of rb-1 should be missing"
+
+    found = _audit.find(location, "rb-1:rollback", aws=aws)
+    assert found and found["seq"] == 2
+    again = _audit.append(location, {"event": "rollback", "record_id": "rb-2:rollback"}, aws=aws)
+    assert again["seq"] == 3
+    assert len(client.list_objects_v2(Bucket=bucket, Prefix=prefix + "ids/")["Contents"]) == 3, "index mended"
+    assert _audit.verify(location, aws=aws)["records"] == 3
+
+
 def _delete(client, bucket, key):
     client.delete_object(Bucket=bucket, Key=key(3))  # a delete marker: the locked version stays in the bucket
 
