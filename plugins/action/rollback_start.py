@@ -99,7 +99,8 @@ class ActionModule(ControllerAction):
         inputs = dict(params["preflight"], lock_ttl=params["lock_ttl_seconds"])
         outcome = prepare(run, inputs, runner)
         failed, msg = outcome.pop("failed", False), outcome.pop("msg", None)
-        result["preflight"] = {key: outcome[key] for key in ("checks", "nothing_to_do", "finished_at")}
+        result["preflight"] = {key: outcome[key] for key in ("checks", "nothing_to_do", "finished_at", "busy")
+                               if key in outcome}
         result["lock"], result["snapshot"] = outcome["lock"], outcome["snapshot"]
         # What the run did to the service: the snapshot it took (the lock is bookkeeping, never a change).
         snapshot = outcome["snapshot"] or {}

@@ -9,7 +9,8 @@ phone hotline by SMS).
 
 The rules (docs/runbook.md, "Notifications") live here once: Slack hears of every run; e-mail goes to the operations
 list from Level 2 and for a roll-forward, to management for Level 3; PagerDuty is paged when a Level 3 rollback starts
-acting and resolved when its recovery is verified, and a break-glass Level 2 pages for confirmation; a status page
+acting and resolved when its recovery is verified, and a break-glass Level 2 pages for confirmation (a run the lock
+refused pages nobody: the run holding the lock pages for the environment); a status page
 incident is opened and resolved with Level 3 (never for a drill: a drill must not tell customers anything); the
 hotline numbers get an SMS when Level 3 starts acting and when an automatic rollback needs a person (never for a drill).
 Credentials travel only in the request field their receiver reads; nothing returned here carries one, nor a phone
@@ -175,6 +176,10 @@ def pagerduty_plan(report: dict[str, Any], phase: str, acting: bool) -> str | No
     if phase == "attention":
         return "trigger"
     if report.get("dry_run") or report.get("direction") == "forward":
+        return None
+    # Refused by the lock: the run that holds it pages for the environment (its own incident); a second page for a
+    # run that wrote nothing would wake a person to a "failed" rollback while the real one goes on.
+    if (report.get("failure") or {}).get("busy"):
         return None
     level = int(report.get("level") or 0)
     authorization = report.get("authorization") or {}

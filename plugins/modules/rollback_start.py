@@ -159,7 +159,7 @@ options:
         default: []
       snapshot_path:
         description: The run's snapshot file (checks C(stored) and C(snapshot)).
-        type: str
+        type: path
         default: ""
       snapshot_force:
         description: Replace a kept snapshot of an earlier incident (check C(snapshot)).
@@ -240,6 +240,15 @@ preflight:
       description: Epoch seconds when the preflight's checks ended.
       type: float
       sample: 1796040000.4
+    busy:
+      description:
+        - The lease of the run that holds the rollback lock, when the lock refused this run (another rollback of the
+          environment is under way). The frame passes it to the report as C(failure.busy), and
+          M(matbakh.hybrid_routing.rollback_notify) pages nobody for such a run.
+      returned: when the lock refused the run
+      type: dict
+      sample: {"holder": "alice", "reason": "Level 3 rollback rb-20261207T172933Z-a1ae",
+               "rollback_id": "rb-20261207T172933Z-a1ae", "acquired_at": "2026-12-07T17:29:33Z"}
 lock:
   description:
     - What taking the rollback lock returned (M(matbakh.hybrid_routing.rollback_lock)), or null when the run did

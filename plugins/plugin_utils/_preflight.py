@@ -117,7 +117,8 @@ def prepare(run: dict[str, Any], inputs: dict[str, Any], runner: Runner) -> dict
 
     Returns what the frame reads: `checks` (each check's result, trimmed), `nothing_to_do` (a roll-forward with no
     stored snapshot), `lock` and `snapshot` (what taking them returned, or None when the run did not take them),
-    `finished_at` (when the checks ended: the preflight phase), and on a refusal or a failure `failed` and `msg`.
+    `finished_at` (when the checks ended: the preflight phase), and on a refusal or a failure `failed` and `msg`
+    (and `busy`, the holder's lease, when the lock refused it).
     A run with nothing to do takes only its own stale lock (a killed run's, seen by the lock's check), to give it
     back instead of leaving it to its TTL."""
     found: dict[str, dict[str, Any]] = {}
@@ -135,7 +136,7 @@ def prepare(run: dict[str, Any], inputs: dict[str, Any], runner: Runner) -> dict
             msg = str(result.get("msg", "no message"))
             named = variables_named(name, msg)
             return dict(outcome, failed=True, finished_at=round(time.time(), 3),
-                        nothing_to_do=_nothing_to_do(run, found),
+                        nothing_to_do=_nothing_to_do(run, found), **_busy(result),
                         msg=f"Preflight ({CHECKS[name]} in check mode) refused the run before any write: {msg}"
                             + (f" Set in the inventory as {', '.join(named)}." if named else ""))
     outcome["finished_at"] = round(time.time(), 3)
@@ -147,8 +148,9 @@ def prepare(run: dict[str, Any], inputs: dict[str, Any], runner: Runner) -> dict
     outcome["lock"] = _taken(lock)
     if lock.get("failed"):  # taken by someone else since its check: refused, and nothing was written
         named = variables_named("lock", str(lock.get("msg")))
-        return dict(outcome, failed=True, msg=f"The rollback lock was not taken, nothing was written: {lock.get('msg')}"
-                                              + (f" Set in the inventory as {', '.join(named)}." if named else ""))
+        return dict(outcome, failed=True, **_busy(lock),
+                    msg=f"The rollback lock was not taken, nothing was written: {lock.get('msg')}"
+                        + (f" Set in the inventory as {', '.join(named)}." if named else ""))
     if run["direction"] != "back":
         return outcome
     snapshot = runner("state_snapshot", check_args("snapshot", run, inputs, found) or {}, False)
@@ -156,6 +158,20 @@ def prepare(run: dict[str, Any], inputs: dict[str, Any], runner: Runner) -> dict
     if snapshot.get("failed"):
         return dict(outcome, failed=True, msg=f"The snapshot was not taken (state_snapshot): {snapshot.get('msg')}")
     return outcome
+
+
+# What a refusal says of the run that holds the lock (rollback_lock's lease, without its ttl and pid).
+BUSY_KEYS = ("holder", "reason", "rollback_id", "acquired_at", "controller")
+
+
+def _busy(result: dict[str, Any]) -> dict[str, Any]:
+    """`busy`, the lease of the run that holds the lock, when the lock refused this run: another rollback of the
+    environment is under way and tells people itself (rollback_notify pages nobody for the refused one)."""
+    lease = result.get("lock")
+    # The lease as read (held: true), or as the service's 409 names it when the lock was taken meanwhile (no held).
+    if not result.get("failed") or not isinstance(lease, dict) or not lease.get("holder"):
+        return {}
+    return {"busy": {key: lease[key] for key in BUSY_KEYS if lease.get(key) is not None}}
 
 
 def _taken(result: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from hrtest import TEST_AWS_SECRET, aws_vars
 from sandbox.aws_seed import ensure_records_bucket
 
 LEVEL1 = "playbooks/rollback_level1.yml"
+LEVEL3 = "playbooks/rollback_level3.yml"
 PREFIX = "hybrid-routing"
 
 
@@ -197,3 +198,28 @@ def test_validate_fails_a_store_without_retention(runner, moto_server):
         aws_vars(moto_server), hybrid_routing_production=True, hybrid_routing_records_bucket=bucket))
     line = verdict(run.stdout)
     assert run.rc != 0 and "FAIL" in line and "no Object Lock default retention" in line, line
+
+
+def test_two_controllers_at_once_page_once(runner, api, moto_server, sink):
+    """Level 3 started at the same moment from two controllers (each its own HOME) on one environment: one acts,
+    the other is refused by the lock; PagerDuty holds one incident for the rollback, resolved, and the refusal is
+    recorded in the same chain."""
+    store = Store(moto_server)
+    environment = f"page-{secrets.token_hex(3)}"
+    shared = dict(aws_vars(moto_server), hybrid_routing_environment=environment,
+                  hybrid_routing_records_bucket=store.bucket,
+                  hybrid_routing_pagerduty_events_url=f"{sink.base}/pagerduty/v2/enqueue")
+    controllers = [_controller(runner.tmp_path, name) for name in ("controller-a", "controller-b")]
+    started = [runner.start(LEVEL3, inventory_vars=dict(shared, hybrid_routing_state_dir=str(state)),
+                            env=dict(env, PAGERDUTY_ROUTING_KEY=SECRETS["pagerduty_routing_key"]))
+               for env, state in controllers]
+    runs = runner.finish_all(started, timeout=300)
+    reports = [run.by_action("matbakh.hybrid_routing.rollback_report")[-1]["report"] for run in runs]
+    assert sorted(report["outcome"] for report in reports).count("success") == 1, [r["summary"] for r in reports]
+    assert store.verify(environment)["records"] == 2
+    pages = [page for page in sink.get("pagerduty")["pages"] if environment in page["dedup_key"]]
+    failures = [report["failure"] for report in reports]
+    assert len({page["dedup_key"] for page in pages}) == 1, f"one PagerDuty incident for the rollback: {pages} {failures}"
+    assert [bool((failure or {}).get("busy")) for failure in failures].count(True) == 1, failures
+    state = json.loads(store.text(f"{PREFIX}/{environment}/notifications.json"))
+    assert [entry.get("status") for entry in state.values()] == ["resolved"], state

@@ -192,3 +192,12 @@ def test_the_fleet_pages_once_when_an_environment_failed_and_resolves_when_it_fi
     event = _notify.pagerduty_event(failed, "fleet", "trigger", _notify.dedup_key("fleet", "abc"), False, "rk")
     assert event["dedup_key"] == "matbakh.hybrid_routing/fleet/abc"
     assert event["payload"]["summary"].startswith("Level 2 rollback of a fleet of 3: STOPPED at wave 1")
+
+
+def test_a_run_the_lock_refused_pages_nobody():
+    """The run that holds the lock pages for the environment; the refused one wrote nothing."""
+    refused = {"level": 3, "direction": "back", "outcome": "failed",
+               "failure": {"task": "Start the run", "msg": "held by bob", "busy": {"holder": "bob"}}}
+    assert _notify.pagerduty_plan(refused, "finish", False) is None
+    failed = dict(refused, failure={"task": "Start the run", "msg": "no previous release", "busy": None})
+    assert _notify.pagerduty_plan(failed, "finish", False) == "trigger", "a Level 3 that could not act still pages"

@@ -133,8 +133,14 @@ class LockTakenMeanwhile(Service):
     def __call__(self, module: str, args: dict[str, Any], check_only: bool) -> dict[str, Any]:
         if module == "rollback_lock" and not check_only:
             self.calls.append((module, args, check_only))
-            return {"failed": True, "changed": False, "msg": "The rollback lock is held by bob"}
+            return {"failed": True, "changed": False, "msg": "The rollback lock is held by bob",
+                    "lock": dict(BUSY, ttl_seconds=900, pid=4242)}  # as the service's 409 names it: no held
         return super().__call__(module, args, check_only)
+
+
+LEASE = {"held": True, "holder": "bob", "reason": "Level 3 rollback rb-1", "rollback_id": "rb-1",
+         "acquired_at": "2026-12-07T17:29:33Z", "controller": "awx-job-7"}
+BUSY = {key: value for key, value in LEASE.items() if key != "held"}
 
 
 def test_a_lock_taken_meanwhile_ends_the_run_before_any_write():
@@ -142,6 +148,27 @@ def test_a_lock_taken_meanwhile_ends_the_run_before_any_write():
     outcome = prepare(a_run(2), INPUTS, service)
     assert outcome["failed"] is True and "held by bob" in outcome["msg"] and "nothing was written" in outcome["msg"]
     assert "state_snapshot" not in [module for module, _args, _check in service.calls]
+    assert outcome["busy"] == BUSY, "the holder's lease, so that nobody is paged for this run"
+
+
+class LockHeld(Service):
+    """The lock's check finds it held by another run."""
+
+    def __call__(self, module: str, args: dict[str, Any], check_only: bool) -> dict[str, Any]:
+        if module == "rollback_lock":
+            self.calls.append((module, args, check_only))
+            return {"failed": True, "changed": False, "msg": "The rollback lock is held by bob", "lock": LEASE}
+        return super().__call__(module, args, check_only)
+
+
+def test_a_lock_held_by_another_run_refuses_and_names_its_holder():
+    outcome = prepare(a_run(3), INPUTS, LockHeld())
+    assert outcome["failed"] is True and outcome["busy"] == BUSY
+
+
+def test_any_other_refusal_is_not_busy():
+    assert "busy" not in prepare(a_run(2), INPUTS, Service(refuse="routing_mode"))
+    assert "busy" not in prepare(a_run(1), INPUTS, Service(refuse="state_snapshot"))
 
 
 def test_a_snapshot_that_fails_fails_the_step_with_the_lock_taken_so_that_the_report_gives_it_back():
