@@ -219,7 +219,7 @@ def test_two_controllers_at_once_page_once(runner, api, moto_server, sink):
     assert store.verify(environment)["records"] == 2
     pages = [page for page in sink.get("pagerduty")["pages"] if environment in page["dedup_key"]]
     failures = [report["failure"] for report in reports]
-    assert len({page["dedup_key"] for page in pages}) == 1, f"one PagerDuty incident for the rollback: {pages} {failures}"
+    assert len({page["dedup_key"] for page in pages}) == 1, f"one PagerDuty incident per rollback: {pages} {failures}"
     assert [bool((failure or {}).get("busy")) for failure in failures].count(True) == 1, failures
     state = json.loads(store.text(f"{PREFIX}/{environment}/notifications.json"))
     assert [entry.get("status") for entry in state.values()] == ["resolved"], state
