@@ -525,7 +525,7 @@ def main() -> int:
             print("levels (wall time against the floor)", flush=True)
             bench.levels([0, 100])
         if "guarantees" in parts:
-            print("guarantees (Level 1 at 100 ms without each of them)", flush=True)
+            print("guarantees (the phases of Level 1 at 100 ms that give each)", flush=True)
             bench.guarantees()
         if "recovery" in parts:
             print("recovery (the service healthy 30 s after the last action)", flush=True)

@@ -15,19 +15,9 @@ from typing import Any
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._aws import AWS_ARGSPEC
 from ansible_collections.matbakh.hybrid_routing.plugins.modules.rollback_record import DOCUMENTATION
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._incident import write_report
-from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import (
-    COLLECTION,
-    ControllerAction,
-    module_of,
-    run_in_process,
-)
+from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import ControllerAction, mapping_or_none
 
 NO_NOTIFICATIONS = {"deliveries": [], "failed_channels": [], "summary": "Notifications: none configured."}
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    """ansible-core 2.19 passes a templated null as None, 2.18 as an empty string: both mean none."""
-    return value if isinstance(value, dict) else {}
 
 
 class ActionModule(ControllerAction):
@@ -36,19 +26,13 @@ class ActionModule(ControllerAction):
     # The modules it runs in this process (the preload callback imports them before the workers fork).
     RUNS = ("audit_trail", "rollback_metrics")
 
-    def _module(self, name: str, args: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-        module = module_of(f"{COLLECTION}.{name}")
-        aws = {key: params[key] for key in AWS_ARGSPEC if params.get(key) is not None}
-        return run_in_process(module, dict(aws, **args), bool(self._play_context.check_mode), False,
-                              f"{COLLECTION}.{name}")
-
     def act(self, params: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         report = params["report"]
-        notified = _mapping(params["notified"]) or NO_NOTIFICATIONS
+        notified = mapping_or_none(params["notified"]) or NO_NOTIFICATIONS
         not_recorded: list[str] = []
         warnings: list[str] = []
 
-        audit = self._module("audit_trail", {
+        audit = self.run_module("audit_trail", {
             "path": params["audit_path"],
             "record": dict(report.get("audit") or {}, notifications=notified.get("deliveries") or []),
             # The summary and failure are generated text: personal data in them is redacted, the record is kept.
@@ -62,7 +46,7 @@ class ActionModule(ControllerAction):
         published = None
         # Where no AWS region is known there is no CloudWatch to publish to: nothing to try (and no warning).
         if params["metrics"] and params.get("region"):
-            metrics = self._module("rollback_metrics", {"report": report, "drill": params["drill"]}, params)
+            metrics = self.run_module("rollback_metrics", {"report": report, "drill": params["drill"]}, params)
             warnings += metrics.get("warnings") or []  # a failure to publish is a warning of the module's own
             published = bool(metrics.get("published"))
             if metrics.get("failed"):
@@ -77,7 +61,7 @@ class ActionModule(ControllerAction):
             if written.get("failed"):
                 not_recorded.append(str(written.get("msg")))
 
-        unlock = _mapping(params["unlock"])
+        unlock = mapping_or_none(params["unlock"]) or {}
         lock_kept = bool(unlock.get("failed"))
         message = " ".join([params["message"] or str(report.get("summary") or ""),
                             *(line if line.endswith(".") else f"{line}." for line in not_recorded)])

@@ -12,12 +12,7 @@ from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._admin_api 
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._notify import who
 from ansible_collections.matbakh.hybrid_routing.plugins.modules.rollback_report import DOCUMENTATION
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._authorization import not_enforced
-from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import (
-    COLLECTION,
-    ControllerAction,
-    module_of,
-    run_in_process,
-)
+from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import ControllerAction, mapping_or_none
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._report import (
     audit_record,
     build_report,
@@ -26,12 +21,7 @@ from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._report imp
 )
 
 
-def _mapping_or_none(value: Any) -> dict[str, Any] | None:
-    """ansible-core 2.19 passes a templated null as None, 2.18 as an empty string: both mean "none"."""
-    return value if isinstance(value, dict) and value else None
-
-
-def _taken(result: Any) -> bool:
+def _holds_lock(result: Any) -> bool:
     """Whether a step's result is a lock the run holds (taken, not failed, not skipped)."""
     return isinstance(result, dict) and bool(result) and not result.get("failed") and not result.get("skipped")
 
@@ -44,17 +34,14 @@ class ActionModule(ControllerAction):
     def _release_lock(self, params: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
         """rollback_lock, state absent, for the run's operator: in this step, so that the report says whether the
         lock was released (one task less per environment than a step of its own)."""
-        connection = {name: params[name] for name in CONNECTION_ARGSPEC if params.get(name) is not None}
-        connection["rollback_id"] = run.get("id")
-        released = run_in_process(module_of(f"{COLLECTION}.rollback_lock"),
-                                  dict(connection, holder=run.get("operator"), state="absent"),
-                                  bool(self._play_context.check_mode), False, f"{COLLECTION}.rollback_lock")
+        released = self.run_module("rollback_lock", {"holder": run.get("operator"), "state": "absent"},
+                                   dict(params, rollback_id=run.get("id")))
         return {key: value for key, value in released.items() if key not in ("invocation", "diff")}
 
     def act(self, params: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
-        run = _mapping_or_none(params["run"])
+        run = mapping_or_none(params["run"])
         unlock = None
-        if params["release_lock"] and run is not None and _taken((params["results"] or {}).get("lock")):
+        if params["release_lock"] and run is not None and _holds_lock((params["results"] or {}).get("lock")):
             unlock = self._release_lock(params, run)
             params["results"] = dict(params["results"], unlock=unlock)
         fallback = {
@@ -62,12 +49,12 @@ class ActionModule(ControllerAction):
             "environment": params["environment"] or task_vars["inventory_hostname"],
             "dry_run": bool(self._play_context.check_mode),
         }
-        report = build_report(run, params["results"], _mapping_or_none(params["failure"]),
+        report = build_report(run, params["results"], mapping_or_none(params["failure"]),
                               params["nothing_to_do"], fallback)
         report["trigger"] = params["trigger"]
         report["drill"] = params["drill"]
         report["reason"] = params["reason"] or None
-        authorization = _mapping_or_none(params["authorization"])
+        authorization = mapping_or_none(params["authorization"])
         if authorization is None and not params["people_named"] and params["trigger"] == "manual":
             authorization = not_enforced(report["level"], report["direction"], report["operator"], "")
         report["authorization"] = authorization

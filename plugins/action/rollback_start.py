@@ -19,10 +19,7 @@ from ansible_collections.matbakh.hybrid_routing.plugins.module_utils._notify imp
 from ansible_collections.matbakh.hybrid_routing.plugins.modules.rollback_start import DOCUMENTATION
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._authorization import decide
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import (
-    COLLECTION,
     ControllerAction,
-    module_of,
-    run_in_process,
 )
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inputs import refuse_unsettable
 from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._preflight import CHECKS, prepare
@@ -82,17 +79,12 @@ class ActionModule(ControllerAction):
         if params["preflight"] is None:
             return result
         run = result["run"]
-        connection = {name: params[name] for name in self.EXTRA_OPTIONS if params.get(name) is not None}
-        connection["rollback_id"] = run["id"]
+        shared = dict(params, rollback_id=run["id"])  # the run's id is every request's correlation id
         warnings: list[str] = []
         check_mode, diff_mode = bool(self._play_context.check_mode), bool(self._play_context.diff)
 
         def runner(name: str, args: dict[str, Any], check_only: bool) -> dict[str, Any]:
-            module = module_of(f"{COLLECTION}.{name}")
-            options = module.FRAME.argument_spec(module.ARGUMENT_SPEC)
-            given = dict({key: value for key, value in connection.items() if key in options}, **args)
-            done = run_in_process(module, given, check_only or check_mode, diff_mode and not check_only,
-                                  f"{COLLECTION}.{name}")
+            done = self.run_module(name, args, shared, check_only or check_mode, diff_mode and not check_only)
             warnings.extend(done.get("warnings") or [])
             return done
 

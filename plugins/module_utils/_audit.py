@@ -193,10 +193,11 @@ def _last(lines: list[bytes], count: int) -> list[dict[str, Any]]:
     return found[::-1]
 
 
-def find(path: str, record_id: str, aws: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """The record with this record_id, if the trail holds it."""
+def find(path: str, record_id: str, aws: dict[str, Any] | None = None, mend: bool = True) -> dict[str, Any] | None:
+    """The record with this record_id, if the trail holds it. `mend`: write the store's index entry of a record found
+    without one (False in check mode: a dry run writes nothing)."""
     if _records.in_s3(path):
-        return S3Chain(path, aws or {}).find(record_id)
+        return S3Chain(path, aws or {}).find(record_id, mend)
     try:
         with open(path, encoding="utf-8") as handle:
             for line in handle:
@@ -276,17 +277,17 @@ class S3Chain:
     # How far back from the head a record whose index entry is missing is looked for (see find).
     TAIL = 3
 
-    def find(self, record_id: str) -> dict[str, Any] | None:
+    def find(self, record_id: str, mend: bool = True) -> dict[str, Any] | None:
         try:
             found = self._get_json(self._id_key(record_id))
             if found is None or not isinstance(found[0], dict):
-                return self._find_in_tail(record_id)
+                return self._find_in_tail(record_id, mend)
             record = self._get_json(self._key(int(found[0].get("seq", 0))))
         except _records.RecordsError as exc:
             raise AuditError(str(exc)) from None
         return record[0] if record and isinstance(record[0], dict) else None
 
-    def _find_in_tail(self, record_id: str) -> dict[str, Any] | None:
+    def _find_in_tail(self, record_id: str, mend: bool) -> dict[str, Any] | None:
         """A writer stops (killed, the store unreachable) after its record and before the record's index entry: the
         re-run of that run finds the record at the end of the chain, mends the index, and does not write it twice.
         Only the last few records: the window is one write long, and every new run pays for this look."""
@@ -295,11 +296,13 @@ class S3Chain:
         keys = [key for key in self.bucket.keys(self.prefix + "records/",
                                                 start_after=self._key(start) if start > 0 else "")
                 if _seq_of(key) is not None]
-        for key in reversed(keys):
+        # Without a head (a new chain, or its head lost) only the last few of the listing.
+        for key in reversed(keys if start > 0 else keys[-self.TAIL:]):
             found = self._get_json(key)
             record = found[0] if found else None
             if isinstance(record, dict) and record.get("record_id") == record_id:
-                self.bucket.put(self._id_key(record_id), canonical({"seq": record.get("seq")}), only_if="absent")
+                if mend:
+                    self.bucket.put(self._id_key(record_id), canonical({"seq": record.get("seq")}), only_if="absent")
                 return record
         return None
 

@@ -169,7 +169,7 @@ def work(frame: AWSFrame) -> dict[str, Any]:
     record = redact(record, params["free_text"]) if found else record
     path = params["path"]
     try:
-        existing = find(path, record_id, aws=params) if record_id else None
+        existing = find(path, record_id, aws=params, mend=not frame.check_mode) if record_id else None
         if existing is not None:
             return {"record": existing, "shipped": False, "redacted": shown}
         if frame.check_mode:

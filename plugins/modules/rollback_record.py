@@ -66,8 +66,8 @@ options:
     default: ""
   metrics:
     description:
-      - Publish the run's metrics to CloudWatch. Only where an AWS region is known (O(region), or E(AWS_REGION));
-        elsewhere there is no CloudWatch to publish to, and nothing is tried.
+      - Publish the run's metrics to CloudWatch. Only where an AWS region is known (O(region), E(AWS_REGION) or
+        E(AWS_DEFAULT_REGION)); elsewhere there is no CloudWatch to publish to, and nothing is tried.
     type: bool
     default: false
   unlock:
@@ -105,7 +105,8 @@ msg:
 audit:
   description: >-
     Where the run's audit record is - its C(seq), C(record_id) and C(hash) as stored
-    (M(matbakh.hybrid_routing.audit_trail)) - or null when it was not written.
+    (M(matbakh.hybrid_routing.audit_trail)) - or null when it was not written. In check mode C(seq) and C(hash)
+    are null (nothing is stored).
   returned: always
   type: dict
   sample: {"seq": 12, "record_id": "rb-20261129T120000Z-1a2b:rollback", "hash": "9c1d..."}

@@ -77,8 +77,9 @@ options:
     default: true
   results:
     description:
-      - What the steps returned, each a dict or null, by phase. C(preflight) is the list of the preflight checks'
-        results; C(lock), C(snapshot), C(verify) and C(unlock) are the results of
+      - What the steps returned, each a dict or null, by phase. C(preflight) is a list of the preflight's results
+        or their C(finished_at) (the frame passes M(matbakh.hybrid_routing.rollback_start)'s); C(lock), C(snapshot),
+        C(verify) and C(unlock) are the results of
         M(matbakh.hybrid_routing.rollback_lock), M(matbakh.hybrid_routing.state_snapshot) and
         M(matbakh.hybrid_routing.service_health); C(flags), C(routing),
         C(release) and C(forward) are the result facts of the roles C(flag_disable), C(traffic_mcp_only),
@@ -90,7 +91,8 @@ options:
     default: {}
   failure:
     description: >-
-      The step that failed, as C({task, msg, at}) with C(at) in epoch seconds; null (or an empty value) when none
+      The step that failed, as C({task, msg, at}) with C(at) in epoch seconds, and C(busy) (the lease of the run
+      holding the lock, when the lock refused this one: nobody is paged for it); null (or an empty value) when none
       did.
     type: raw
   nothing_to_do:

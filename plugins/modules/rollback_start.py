@@ -52,6 +52,15 @@ attributes:
     details: >-
       Each call names a new run; it reports a change only when it stores a new snapshot (the lock is the run's
       bookkeeping, never a change), so a second run of a level for the same incident reports none.
+  action_group:
+    description: >-
+      Use C(group/matbakh.hybrid_routing.admin_api) and C(group/matbakh.hybrid_routing.aws) in C(module_defaults) to
+      set the connection and AWS options once (the frame does). Its O(rollback_id) is the run's own id, whatever is
+      set.
+    support: full
+    membership:
+      - matbakh.hybrid_routing.admin_api
+      - matbakh.hybrid_routing.aws
 options:
   level:
     description: Rollback level.
@@ -253,14 +262,14 @@ lock:
   description:
     - What taking the rollback lock returned (M(matbakh.hybrid_routing.rollback_lock)), or null when the run did
       not take it (refused before, or a roll-forward with nothing to do and no stale lock of its own).
-  returned: when O(preflight) is given
+  returned: when the preflight ran (O(preflight) given, the run not refused before it)
   type: dict
   sample: {"changed": true, "lock": {"held": true, "holder": "alice"}, "finished_at": 1796040000.5}
 snapshot:
   description:
     - What taking the snapshot returned (M(matbakh.hybrid_routing.state_snapshot)), or null (a roll-forward, or a
       run that did not get that far).
-  returned: when O(preflight) is given
+  returned: when the preflight ran (O(preflight) given, the run not refused before it)
   type: dict
   sample: {"changed": true, "path": "/var/lib/matbakh/prod-eu/snapshot.json", "snapshot": {"environment": "prod-eu"}}
 refused_inputs:

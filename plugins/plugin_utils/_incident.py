@@ -16,6 +16,7 @@ import os
 from typing import Any
 
 from ansible_collections.matbakh.hybrid_routing.plugins.module_utils import _records
+from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import mapping_or_none
 
 RUN_LOG_CALLBACK = "matbakh.hybrid_routing.run_log"
 DEFAULT_TEMPLATE = os.path.join(os.path.dirname(__file__), "..", "..", "roles", "hybrid_routing", "templates",
@@ -48,19 +49,15 @@ def run_log_kept() -> bool:
     return RUN_LOG_CALLBACK in (constants.config.get_config_value("CALLBACKS_ENABLED") or [])
 
 
-def _mapping_or_none(value: Any) -> dict[str, Any] | None:
-    return value if isinstance(value, dict) and value else None
-
-
 def write_report(params: dict[str, Any], check_mode: bool, host: str) -> dict[str, Any]:
     """Render the report of `params` (incident_report's options, with the store's connection) and write it, with
     the run's log beside it in the shared store; what incident_report returns."""
     path = params["path"]
     content = render(params.get("template") or DEFAULT_TEMPLATE, {
         "r": params["report"], "drill": params["drill"],
-        "audit": _mapping_or_none(params.get("audit")),
+        "audit": mapping_or_none(params.get("audit")),
         "audit_path": params.get("audit_path") or "", "audit_error": params.get("audit_error") or "",
-        "notify": _mapping_or_none(params.get("notify")),
+        "notify": mapping_or_none(params.get("notify")),
         "run_log": os.path.splitext(os.path.basename(path))[0] + ".log" if run_log_kept() else None,
     })
     try:

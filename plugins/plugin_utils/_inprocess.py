@@ -29,10 +29,11 @@ from typing import Any
 
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 from ansible.plugins.loader import module_loader
 
-from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._background import compute
+from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._background import compute, secret_values
 
 COLLECTION = "matbakh.hybrid_routing"
 
@@ -63,6 +64,20 @@ def module_of(fqcn: str) -> ModuleType:
     return importlib.import_module(f"ansible_collections.{COLLECTION}.plugins.modules.{name}")
 
 
+def mapping_or_none(value: Any) -> dict[str, Any] | None:
+    """An option of type raw that holds a mapping or nothing: ansible-core 2.19 passes a templated null as None,
+    2.18 as an empty string; both, and an empty mapping, mean none."""
+    return value if isinstance(value, dict) and value else None
+
+
+def apply_task_environment(action: ActionBase) -> None:
+    """A module process would see the task's environment (`environment:`): so does the work done here (this worker
+    exits after the task, so changing its environment touches nothing else)."""
+    environment: dict[str, Any] = {}
+    action._compute_environment_string(raw_environment_out=environment)
+    os.environ.update({str(key): str(value) for key, value in environment.items()})
+
+
 class InProcessModuleAction(ActionBase):
     """The action of every in-process module: the module is the task's (or `module`, for a subclass that is the
     action plugin of one module)."""
@@ -74,11 +89,7 @@ class InProcessModuleAction(ActionBase):
         return getattr(self._connection, "transport", None) == "local" and not self._play_context.become
 
     def _apply_task_environment(self) -> None:
-        """A module process would see the task's environment: so does the work done here (this worker exits
-        after the task, so changing its environment touches nothing else)."""
-        environment: dict[str, Any] = {}
-        self._compute_environment_string(raw_environment_out=environment)
-        os.environ.update({str(key): str(value) for key, value in environment.items()})
+        apply_task_environment(self)
 
     def _module(self) -> ModuleType:
         return self.module or module_of(module_name(self._task.action, self._task.collections))
@@ -129,15 +140,30 @@ class ControllerAction(ActionBase):
     def act(self, params: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
+    def run_module(self, name: str, args: dict[str, Any], params: dict[str, Any], check_mode: bool | None = None,
+                   diff_mode: bool = False) -> dict[str, Any]:
+        """One of the collection's modules, run in this process with the shared options this task got
+        (EXTRA_OPTIONS: the connection's, AWS's, from `params`) that the module takes, then `args`; in the task's
+        check mode unless told."""
+        module = module_of(f"{COLLECTION}.{name}")
+        options = module.FRAME.argument_spec(module.ARGUMENT_SPEC)
+        shared = {key: params[key] for key in self.EXTRA_OPTIONS if key in options and params.get(key) is not None}
+        check = bool(self._play_context.check_mode) if check_mode is None else check_mode
+        return run_in_process(module, dict(shared, **args), check, diff_mode, f"{COLLECTION}.{name}")
+
     def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         del tmp
         spec = dict(copy.deepcopy(self.EXTRA_OPTIONS),
                     **copy.deepcopy(argument_spec_from_documentation(self.DOCUMENTATION, self.SECRET_OPTIONS)))
-        validation = ArgumentSpecValidator(spec).validate(dict(self._task.args))
+        args = dict(self._task.args)
+        validation = ArgumentSpecValidator(spec).validate(args)
         if validation.error_messages:
-            result.update(failed=True, msg=f"Invalid arguments for {self._task.action}: "
-                                           f"{'; '.join(validation.error_messages)}")
+            # A message may quote a value: the connection options (module_defaults) carry the token and AWS keys.
+            msg = remove_values("; ".join(validation.error_messages), secret_values(spec, args))
+            result.update(failed=True, msg=f"Invalid arguments for {self._task.action}: {msg}")
             return result
+        # The modules it runs in this process read the task's environment, as they would in a module process.
+        apply_task_environment(self)
         result.update(self.act(validation.validated_parameters, task_vars or {}))
         return result

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.matbakh.hybrid_routing.plugins.action.rollback_report import _mapping_or_none
+from ansible_collections.matbakh.hybrid_routing.plugins.plugin_utils._inprocess import mapping_or_none
 
 
 @pytest.mark.parametrize("value", [None, "", "None", {}, [], 0])
 def test_a_null_as_either_core_renders_it_means_none(value: object) -> None:
-    assert _mapping_or_none(value) is None
+    assert mapping_or_none(value) is None
 
 
 def test_a_failure_is_kept_as_given() -> None:
     failure = {"task": "Turn the flags off", "msg": "HTTP 503", "at": "1800000000.5"}
-    assert _mapping_or_none(failure) is failure
+    assert mapping_or_none(failure) is failure
 
 
 @pytest.mark.parametrize("lock, taken", [
@@ -24,6 +24,6 @@ def test_a_failure_is_kept_as_given() -> None:
     ({"skipped": True}, False), ({}, False), (None, False), ("", False),
 ])
 def test_only_a_lock_the_run_took_is_given_back(lock: object, taken: bool) -> None:
-    from ansible_collections.matbakh.hybrid_routing.plugins.action.rollback_report import _taken
+    from ansible_collections.matbakh.hybrid_routing.plugins.action.rollback_report import _holds_lock
 
-    assert _taken(lock) is taken
+    assert _holds_lock(lock) is taken

@@ -89,6 +89,8 @@ def test_a_record_whose_index_was_not_written_is_found_and_not_written_again(sto
     ids = [item["Key"] for item in client.list_objects_v2(Bucket=bucket, Prefix=prefix + "ids/")["Contents"]]
     assert len(ids) == 1, "the index entry of rb-1 should be missing"
 
+    assert _audit.find(location, "rb-1:rollback", aws=aws, mend=False)["seq"] == 2
+    assert len(client.list_objects_v2(Bucket=bucket, Prefix=prefix + "ids/")["Contents"]) == 1, "check mode writes"
     found = _audit.find(location, "rb-1:rollback", aws=aws)
     assert found and found["seq"] == 2
     again = _audit.append(location, {"event": "rollback", "record_id": "rb-2:rollback"}, aws=aws)
